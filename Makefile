@@ -1,0 +1,49 @@
+# Every target runs inside .venv; `make venv` builds it from pinned versions.
+PYTHON_BOOTSTRAP ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: venv test lint unit functional integration demo bench bench-templates bench-reload tools clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: venv tools lint
+	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+unit: venv
+	$(PY) -m pytest $(PYTEST_ARGS) tests/unit
+
+functional: venv tools
+	$(PY) -m pytest $(PYTEST_ARGS) tests/functional
+
+integration: venv tools
+	$(PY) -m pytest $(PYTEST_ARGS) tests/integration
+
+# Go helpers (the consul-template renderer); built with Debian's golang-go.
+tools:
+	@if [ -d tools/ctmpl ]; then $(MAKE) -C tools/ctmpl; fi
+
+demo: venv tools
+	$(PY) -m sandbox demo
+
+bench: bench-templates bench-reload
+
+bench-templates: venv tools
+	$(PY) bench/bench_templates.py
+
+bench-reload: venv
+	$(PY) bench/bench_reload.py
+
+clean:
+	rm -rf .salt-root .pytest_cache .ruff_cache
