@@ -1,0 +1,29 @@
+# Apps the platform runs. For each app and each of its environments:
+# - config: app settings, written to Consul KV at app/<environment>/<app>/<KEY>
+#   (the prefix service-wrapper reads and the Marathon app id shares). The
+#   app-level `config` holds shared defaults; an environment's `config`
+#   overrides them key by key. KEYs must be valid environment variable names.
+# - template/tag/instances: how mesos.apps deploys it to Marathon.
+# - haproxy: how the load balancers health-check and expose it.
+mesos:
+  apps:
+    test-server:
+      template: salt://mesos/services/test-server.json
+      tag: master-ef5a154e25b268c611006d08a78a3ec0a451e7ed-56
+      config:
+        GREETING: hello world
+        LOG_LEVEL: info
+      haproxy:
+        health_check: /healthcheck
+        check:
+          inter: 10s
+          fall: 3
+          rise: 2
+        external_host: mesos-test.domain.com
+      environments:
+        production:
+          instances: 4
+        staging:
+          instances: 1
+          config:
+            LOG_LEVEL: debug

@@ -1,0 +1,5 @@
+base:
+  '*':
+    - connections
+    - mesos
+    - apps
