@@ -4,7 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint unit functional integration demo bench bench-templates bench-reload tools clean
+.PHONY: system-packages venv test lint unit functional integration demo bench bench-templates bench-reload tools clean
+
+# Debian packages the tests need (haproxy, iptables, golang-go, ...); needs root.
+system-packages:
+	bash .ci/install-system-packages
 
 venv: $(VENV)/.installed
 
