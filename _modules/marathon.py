@@ -1,0 +1,522 @@
+"""Deploy and manage apps on Marathon (REST API v2).
+
+Runs on any minion and in ``salt-call --local``. Connection settings are
+read with ``config.get`` (minion config, grains or pillar); keyword
+arguments of the same name override them per call:
+
+- ``marathon:urls``: every Marathon master, tried in turn (a string works too)
+- ``marathon:username`` / ``marathon:password``: HTTP basic auth
+- ``marathon:token``: a DC/OS-style token (``Authorization: token=...``)
+- ``marathon:verify``: TLS verification, true (default), false or a CA bundle
+- ``marathon:request_timeout``: seconds per HTTP request (default 10)
+- ``marathon:poll_interval``: seconds between deployment polls (default 1)
+- ``marathon:s3_endpoint_url``: S3-compatible endpoint for ``s3://`` templates
+
+Functions raise ``CommandExecutionError`` when Marathon fails or refuses, and
+``SaltInvocationError`` for bad arguments; none returns an error dict.
+"""
+
+import logging
+import os
+import re
+import time
+import urllib.parse
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "marathon"
+
+DEFAULT_TIMEOUT = 300
+CONNECTION_SETTINGS = (
+    "urls",
+    "username",
+    "password",
+    "token",
+    "verify",
+    "request_timeout",
+    "poll_interval",
+)
+# One Marathon id segment: what $environment may expand to inside an app id.
+ENVIRONMENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# -- reading --------------------------------------------------------------
+
+
+def ping(**connection):
+    """
+    Return True when a Marathon master answers ``/ping``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.ping
+    """
+    _client(connection).ping()
+    return True
+
+
+def info(**connection):
+    """
+    Return Marathon's ``/v2/info`` (name, version, leader, configuration).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.info
+        salt-call marathon.info urls='["http://10.0.0.1:8080"]'
+    """
+    return _client(connection).info()
+
+
+def apps(**connection):
+    """
+    Return the ids of every app Marathon runs.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.apps
+    """
+    return sorted(app["id"] for app in _client(connection).list_apps())
+
+
+def has_app(id, **connection):
+    """
+    Return True if the app ``id`` exists.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.has_app /app/production/test-server
+    """
+    return _client(connection).find_app(_app_id(id)) is not None
+
+
+def app(id, **connection):
+    """
+    Return the app ``id`` as Marathon stores it (with tasks and counts).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.app /app/production/test-server
+    """
+    return _client(connection).get_app(_app_id(id))
+
+
+def versions(id, **connection):
+    """
+    Return the stored versions of app ``id``, newest first.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.versions /app/production/test-server
+    """
+    return _client(connection).app_versions(_app_id(id))
+
+
+def deployments(**connection):
+    """
+    Return the running deployments (id, affectedApps, currentStep/totalSteps, ...).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.deployments
+    """
+    return _client(connection).list_deployments()
+
+
+def app_changes(definition, **connection):
+    """
+    Compare ``definition`` with what Marathon stores, with one GET.
+
+    Returns ``{"id", "exists", "changes"}`` where changes maps dotted field
+    paths to ``{"old", "new"}``; understands Marathon's normalisation (see
+    ``_utils/marathon_definition.py``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.app_changes '{"id": "/app/staging/web", "instances": 2}'
+    """
+    definition = _checked_definition(definition)
+    app_id = definition["id"]
+    stored = _client(connection).find_app(app_id)
+    changes = __utils__["marathon_definition.differences"](definition, stored)
+    return {"id": app_id, "exists": stored is not None, "changes": changes}
+
+
+# -- changing -------------------------------------------------------------
+
+
+def update_app(
+    id,
+    config,
+    force=False,
+    wait=True,
+    timeout=DEFAULT_TIMEOUT,
+    rollback=True,
+    **connection,
+):
+    """
+    Create or update app ``id`` with the definition ``config`` (one PUT).
+
+    With ``wait`` (default) it waits up to ``timeout`` seconds for the
+    deployment, logging progress; when it does not finish and ``rollback``
+    is on (default), the deployment is reverted (a new app is removed) and
+    the error says what serves now. A 409 "locked" waits for the running
+    deployment within the same timeout; ``force=True`` overrides it instead.
+
+    Returns ``{"app", "deploymentId", "version", "previousVersion",
+    "created", "finished", "instances": {requested, running, healthy, ...}}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.update_app /app/staging/web '{"cmd": "sleep 100", "instances": 2}'
+        salt-call marathon.update_app /app/staging/web '{"instances": 3}' timeout=60
+    """
+    app_id = _app_id(id)
+    definition = _checked_definition(config, app_id)
+    options = _rollout_options(force, wait, timeout, rollback, connection)
+    client = _client(connection)
+    return __utils__["marathon_rollout.apply_definition"](
+        client, _errors(), app_id, definition, options
+    )
+
+
+def rm_app(id, force=False, wait=True, timeout=DEFAULT_TIMEOUT, **connection):
+    """
+    Remove app ``id`` and (by default) wait until its tasks are gone.
+
+    ``force=True`` removes it even while a deployment locks it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.rm_app /app/staging/web
+    """
+    app_id = _app_id(id)
+    client = _client(connection)
+    answer = client.delete_app(app_id, force=_flag(force, "force"))
+    return _finish(client, app_id, answer, wait, timeout, connection)
+
+
+def restart_app(id, force=False, wait=True, timeout=DEFAULT_TIMEOUT, **connection):
+    """
+    Restart every task of app ``id`` as a rolling upgrade and (by default) wait.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.restart_app /app/production/test-server
+    """
+    app_id = _app_id(id)
+    client = _client(connection)
+    answer = client.restart_app(app_id, force=_flag(force, "force"))
+    return _finish(client, app_id, answer, wait, timeout, connection)
+
+
+def rollback(id, version=None, force=False, wait=True, timeout=DEFAULT_TIMEOUT, **connection):
+    """
+    Deploy a stored version of app ``id`` again (default: the one before the current).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.rollback /app/production/test-server
+        salt-call marathon.rollback /app/production/test-server version=2026-11-25T10:00:00.000Z
+    """
+    app_id = _app_id(id)
+    client = _client(connection)
+    if version is None:
+        version = _version_before_current(client, app_id)
+    answer = client.put_app(app_id, {"version": str(version)}, force=_flag(force, "force"))
+    return _finish(client, app_id, answer, wait, timeout, connection)
+
+
+def render_template(
+    template, environment, instances=1, tag=None, values=None, saltenv="base", **options
+):
+    """
+    Fetch a service template and substitute its placeholders; return the definition.
+
+    ``template`` is ``salt://...``, a local path, ``http(s)://...`` or
+    ``s3://bucket/key``. ``$environment`` and ``$instances`` come from the
+    arguments, ``$tag`` from ``tag`` (usually filled at build time already),
+    any other ``$name`` from ``values`` (a dict).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.render_template salt://mesos/services/test-server.json staging 2 tag=v1
+    """
+    _reject_unknown_arguments(options)
+    text = _read_template(template, saltenv, options)
+    placeholders = dict(values or {})
+    placeholders["environment"] = _environment(environment)
+    placeholders["instances"] = _positive_int(instances, "instances")
+    if tag is not None:
+        placeholders["tag"] = str(tag)
+    try:
+        definition = __utils__["servicedef.render"](text, placeholders, source=template)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    return _checked_definition(definition)
+
+
+def deploy(
+    template,
+    environment,
+    instances=1,
+    tag=None,
+    values=None,
+    timeout=DEFAULT_TIMEOUT,
+    rollback=True,
+    force=False,
+    saltenv="base",
+    **connection,
+):
+    """
+    Deploy a service template to an environment: the article's marathon-deploy.sh.
+
+    Fetches ``template`` (``salt://``, local path, ``http(s)://``, ``s3://``),
+    fills ``$environment``, ``$instances`` (default 1), ``$tag`` (if given)
+    and ``values``, PUTs the definition, waits up to ``timeout`` seconds for
+    the deployment (logging step i/n, healthy x/y) and rolls it back when it
+    does not finish (``rollback=False`` leaves it running). A new app that
+    fails is removed. See ``update_app`` for the result and for ``force``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.deploy s3://build-artifacts/test-server/service-master.json staging
+        salt-call marathon.deploy salt://mesos/services/test-server.json production 4 tag=v42
+        salt-call marathon.deploy https://artifacts.local/test-server.json production 4 timeout=600
+    """
+    definition = render_template(
+        template, environment, instances, tag=tag, values=values, saltenv=saltenv, **connection
+    )
+    return update_app(
+        definition["id"],
+        definition,
+        force=force,
+        wait=True,
+        timeout=timeout,
+        rollback=rollback,
+        **connection,
+    )
+
+
+# -- helpers --------------------------------------------------------------
+
+
+def _client(connection):
+    _reject_unknown_arguments(connection)
+    settings = {name: _setting(name, connection) for name in CONNECTION_SETTINGS}
+    urls = settings["urls"] or _setting("url", connection)
+    verify = settings["verify"]
+    return __utils__["marathon_client.connect"](
+        urls,
+        username=settings["username"],
+        password=settings["password"],
+        token=settings["token"],
+        verify=True if verify is None else verify,
+        timeout=float(settings["request_timeout"] or 10),
+    )
+
+
+def _reject_unknown_arguments(connection):
+    # Salt adds __pub_* keys; anything else unknown is a typo worth an error.
+    known = {*CONNECTION_SETTINGS, "url", "s3_endpoint_url"}
+    unknown = sorted(key for key in connection if not key.startswith("__") and key not in known)
+    if unknown:
+        raise SaltInvocationError(f"unknown argument(s): {', '.join(unknown)}")
+
+
+def _setting(name, connection):
+    if connection.get(name) is not None:
+        return connection[name]
+    return __salt__["config.get"](f"marathon:{name}")
+
+
+def _errors():
+    return __utils__["marathon_client.exception_types"]()
+
+
+def _rollout_options(force, wait, timeout, rollback, connection):
+    return {
+        "force": _flag(force, "force"),
+        "wait": _flag(wait, "wait"),
+        "rollback": _flag(rollback, "rollback"),
+        "timeout": _positive_number(timeout, "timeout"),
+        "poll_interval": _positive_number(
+            _setting("poll_interval", connection) or 1, "poll_interval"
+        ),
+    }
+
+
+def _finish(client, app_id, answer, wait, timeout, connection):
+    """Wait (if asked) for the deployment a DELETE/restart/rollback started."""
+    options = _rollout_options(False, wait, timeout, False, connection)
+    result = {
+        "app": app_id,
+        "deploymentId": answer.get("deploymentId"),
+        "version": answer.get("version"),
+    }
+    if not options["wait"]:
+        return result
+    wait_for_deployment = __utils__["marathon_rollout.wait_for_deployment"]
+    deadline = time.monotonic() + options["timeout"]
+    try:
+        app_now = wait_for_deployment(
+            client, app_id, answer.get("deploymentId"), deadline, options["poll_interval"]
+        )
+    except __utils__["marathon_rollout.timeout_type"]() as exc:
+        raise CommandExecutionError(
+            f"{app_id}: deployment {answer.get('deploymentId')} did not finish within "
+            f"{options['timeout']}s ({exc.progress})"
+        ) from None
+    if app_now is not None:
+        result["instances"] = __utils__["marathon_rollout.instance_counts"](app_now)
+    return result
+
+
+def _version_before_current(client, app_id):
+    current = client.get_app(app_id)["version"]
+    older = [version for version in client.app_versions(app_id) if version != current]
+    if not older:
+        raise CommandExecutionError(f"{app_id} has no version before {current} to roll back to")
+    return max(older)
+
+
+def _app_id(app_id):
+    if not isinstance(app_id, str) or not app_id.strip("/ "):
+        raise SaltInvocationError(
+            f"an app id is a non-empty string like /app/staging/web, not {app_id!r}"
+        )
+    canonical = __utils__["marathon_definition.canonical_id"](app_id)
+    if any(part in (".", "..") for part in app_id.strip("/").split("/")):
+        raise SaltInvocationError(f"app id {app_id!r} must not contain '.' or '..' segments")
+    return canonical
+
+
+def _checked_definition(definition, app_id=None):
+    """A definition dict with a canonical id; ``app_id`` (from the path) wins, as in Marathon."""
+    if isinstance(definition, str):
+        definition = __utils__["servicedef.parse_json"](definition, source="definition")
+    if not isinstance(definition, dict):
+        raise SaltInvocationError(
+            f"an app definition is a JSON object, not {type(definition).__name__}"
+        )
+    if "version" in definition:
+        raise SaltInvocationError(
+            "an app definition must not contain 'version': Marathon reads it as "
+            "'roll back to that version' (use marathon.rollback)"
+        )
+    definition = dict(definition)
+    if app_id is None:
+        if not definition.get("id"):
+            raise SaltInvocationError("the app definition has no 'id'")
+        app_id = _app_id(definition["id"])
+    definition["id"] = app_id
+    return definition
+
+
+def _read_template(template, saltenv, options):
+    if not isinstance(template, str) or not template:
+        raise SaltInvocationError("template must be a salt://, path, http(s):// or s3:// location")
+    scheme = urllib.parse.urlsplit(template).scheme
+    fetch = {name: __utils__[f"template_fetch.{name}"] for name in ("fetch_http", "fetch_s3")}
+    try:
+        if scheme == "salt":
+            return _read_salt_file(template, saltenv)
+        if scheme in ("http", "https"):
+            verify = _setting("verify", options)
+            return fetch["fetch_http"](template, verify=True if verify is None else verify)
+        if scheme == "s3":
+            endpoint = _setting("s3_endpoint_url", options) or os.environ.get("AWS_ENDPOINT_URL")
+            return fetch["fetch_s3"](template, endpoint_url=endpoint)
+        if scheme in ("", "file"):
+            return _read_local_file(urllib.parse.urlsplit(template).path if scheme else template)
+    except FileNotFoundError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    except OSError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    raise SaltInvocationError(f"template {template}: unsupported scheme {scheme}://")
+
+
+def _read_salt_file(template, saltenv):
+    text = __salt__["cp.get_file_str"](template, saltenv=saltenv)
+    if text is False or text is None:
+        raise FileNotFoundError(
+            f"template {template} not found on the Salt fileserver (saltenv {saltenv})"
+        )
+    return text
+
+
+def _read_local_file(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"template {path} does not exist") from None
+
+
+def _environment(environment):
+    if not isinstance(environment, str) or not ENVIRONMENT_NAME.match(environment):
+        raise SaltInvocationError(
+            f"environment must be a lowercase name like 'production' (letters, digits, '-', '.'), "
+            f"not {environment!r}"
+        )
+    return environment
+
+
+def _positive_int(value, name):
+    number = value
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise SaltInvocationError(f"{name} must be a positive integer, not {value!r}")
+    return number
+
+
+def _positive_number(value, name):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or not number > 0:
+        raise SaltInvocationError(f"{name} must be a positive number of seconds, not {value!r}")
+    return number
+
+
+def _flag(value, name):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise SaltInvocationError(f"{name} must be true or false, not {value!r}")

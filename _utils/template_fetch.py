@@ -1,0 +1,71 @@
+"""Fetch service templates over HTTP(S) or from S3 (the build artifacts).
+
+``salt://`` and local paths are read by the execution module itself; this
+file holds the network sources. Errors are typed so callers can tell a
+missing template (a bad argument) from an unreachable store:
+:class:`TemplateNotFound` and :class:`TemplateUnreachable`, both ``OSError``.
+The loader exposes :func:`fetch_http`, :func:`fetch_s3`.
+"""
+
+import urllib.parse
+
+import requests
+
+
+class TemplateNotFound(OSError):
+    """The store answered, and the template is not there."""
+
+
+class TemplateUnreachable(OSError):
+    """The store could not be asked (network, credentials, server error)."""
+
+
+def fetch_http(url, timeout=30.0, verify=True):
+    """GET ``url`` and return its text; 404/410 -> :class:`TemplateNotFound`."""
+    try:
+        response = requests.get(url, timeout=timeout, verify=verify)
+    except requests.RequestException as exc:
+        raise TemplateUnreachable(f"cannot fetch template {url}: {type(exc).__name__}") from None
+    if response.status_code in (404, 410):
+        raise TemplateNotFound(f"template {url} not found (HTTP {response.status_code})")
+    if response.status_code != 200:
+        raise TemplateUnreachable(f"cannot fetch template {url}: HTTP {response.status_code}")
+    return response.content.decode("utf-8")
+
+
+def fetch_s3(url, endpoint_url=None, timeout=30.0):
+    """Read ``s3://bucket/key`` with boto3 and return its text.
+
+    Credentials and region come from boto3's usual chain (environment, AWS
+    config files, instance role); ``endpoint_url`` (or ``AWS_ENDPOINT_URL``)
+    points at an S3-compatible store.
+    """
+    # boto3 takes long to import and only s3:// templates need it.
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+
+    bucket, key = split_s3_url(url)
+    config = botocore.config.Config(
+        connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 3}
+    )
+    client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+    try:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        return body.read().decode("utf-8")
+    except botocore.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "NoSuchBucket", "404"):
+            raise TemplateNotFound(f"template {url} not found ({code})") from None
+        raise TemplateUnreachable(f"cannot fetch template {url}: {code or exc}") from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise TemplateUnreachable(f"cannot fetch template {url}: {type(exc).__name__}") from None
+
+
+def split_s3_url(url):
+    """``s3://bucket/path/key.json`` -> ``("bucket", "path/key.json")``."""
+    parts = urllib.parse.urlsplit(url)
+    key = parts.path.lstrip("/")
+    if parts.scheme != "s3" or not parts.netloc or not key:
+        raise TemplateNotFound(f"{url} is not an s3://bucket/key URL")
+    return parts.netloc, key

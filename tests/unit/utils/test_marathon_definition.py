@@ -1,0 +1,168 @@
+"""The declared-vs-stored comparison behind marathon_app.present's idempotence."""
+
+import copy
+
+from tests.unit.utils.loaded import load_util
+
+marathon_definition = load_util("marathon_definition")
+differences = marathon_definition.differences
+
+DECLARED = {
+    "id": "app/production/test-server/",
+    "labels": {"version": "v1", "environment": "production"},
+    "env": {"SERVICE_TAGS": "production,internal-listen-http-3000", "SERVICE_NAME": "test-server"},
+    "cpus": 0.05,
+    "mem": 64,
+    "instances": 4,
+    "args": ["node", "/app/server.js"],
+    "container": {
+        "type": "DOCKER",
+        "docker": {
+            "image": "registry.local/test-server:v1",
+            "forcePullImage": True,
+            "network": "BRIDGE",
+            "portMappings": [{"containerPort": 3000}],
+        },
+    },
+    "healthChecks": [
+        {"protocol": "HTTP", "path": "/healthcheck", "gracePeriodSeconds": 2, "intervalSeconds": 10}
+    ],
+    "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
+}
+
+# What Marathon 1.5 returns for DECLARED (written out by hand from its docs).
+STORED = {
+    "id": "/app/production/test-server",
+    "labels": {"version": "v1", "environment": "production"},
+    "env": {"SERVICE_TAGS": "production,internal-listen-http-3000", "SERVICE_NAME": "test-server"},
+    "cpus": 0.05,
+    "mem": 64.0,
+    "disk": 0.0,
+    "instances": 4,
+    "args": ["node", "/app/server.js"],
+    "backoffSeconds": 1,
+    "constraints": [],
+    "container": {
+        "type": "DOCKER",
+        "volumes": [],
+        "docker": {
+            "image": "registry.local/test-server:v1",
+            "forcePullImage": True,
+            "privileged": False,
+            "parameters": [],
+        },
+        "portMappings": [
+            {
+                "containerPort": 3000,
+                "hostPort": 0,
+                "servicePort": 10000,
+                "protocol": "tcp",
+                "labels": {},
+            }
+        ],
+    },
+    "networks": [{"mode": "container/bridge"}],
+    "healthChecks": [
+        {
+            "protocol": "HTTP",
+            "path": "/healthcheck",
+            "portIndex": 0,
+            "gracePeriodSeconds": 2,
+            "intervalSeconds": 10,
+            "timeoutSeconds": 20,
+            "maxConsecutiveFailures": 3,
+            "delaySeconds": 15,
+            "ignoreHttp1xx": False,
+        }
+    ],
+    "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
+    "version": "2026-11-25T10:00:00.000Z",
+    "versionInfo": {"lastScalingAt": "x", "lastConfigChangeAt": "x"},
+    "tasksRunning": 4,
+    "tasksHealthy": 4,
+    "tasks": [],
+    "deployments": [],
+}
+
+
+def test_normalised_equal_definition_has_no_differences():
+    assert differences(DECLARED, STORED) == {}
+
+
+def test_declared_definition_is_not_modified():
+    declared = copy.deepcopy(DECLARED)
+    differences(declared, STORED)
+    assert declared == DECLARED
+
+
+def test_new_app_reports_every_declared_field_as_new():
+    changes = differences(DECLARED, None)
+    assert changes["instances"] == {"old": None, "new": 4}
+    assert changes["id"] == {"old": None, "new": "/app/production/test-server"}
+
+
+def test_changed_leaf_is_reported_with_its_path():
+    declared = copy.deepcopy(DECLARED)
+    declared["container"]["docker"]["image"] = "registry.local/test-server:v2"
+    declared["instances"] = 2
+    assert differences(declared, STORED) == {
+        "container.docker.image": {
+            "old": "registry.local/test-server:v1",
+            "new": "registry.local/test-server:v2",
+        },
+        "instances": {"old": 4, "new": 2},
+    }
+
+
+def test_removed_env_key_is_a_change_because_a_declared_map_replaces_the_stored_one():
+    declared = copy.deepcopy(DECLARED)
+    del declared["env"]["SERVICE_NAME"]
+    assert differences(declared, STORED) == {"env.SERVICE_NAME": {"old": "test-server", "new": None}}
+
+
+def test_omitted_nested_default_is_compared_with_that_default():
+    declared = copy.deepcopy(DECLARED)
+    del declared["upgradeStrategy"]["maximumOverCapacity"]
+    assert differences(declared, STORED) == {
+        "upgradeStrategy.maximumOverCapacity": {"old": 0.5, "new": 1}
+    }
+
+
+def test_omitted_top_level_field_is_kept_by_marathon_so_not_a_change():
+    declared = copy.deepcopy(DECLARED)
+    del declared["healthChecks"]
+    assert differences(declared, STORED) == {}
+
+
+def test_numbers_compare_by_value_but_booleans_do_not_equal_numbers():
+    assert differences({"mem": 64, "cpus": 1}, {"mem": 64.0, "cpus": 1.0}) == {}
+    assert differences({"requirePorts": 1}, {"requirePorts": True}) != {}
+
+
+def test_empty_declaration_equals_missing_stored_field():
+    assert differences({"constraints": [], "labels": {}}, {"id": "/x"}) == {}
+
+
+def test_list_length_change_is_one_change():
+    declared = {"args": ["a", "b"]}
+    assert differences(declared, {"args": ["a"]}) == {"args": {"old": ["a"], "new": ["a", "b"]}}
+
+
+def test_host_network_and_uris_convert_like_marathon():
+    declared = {
+        "container": {"type": "DOCKER", "docker": {"image": "i", "network": "HOST"}},
+        "uris": ["http://x/y.tgz"],
+        "ports": [0],
+    }
+    stored = {
+        "container": {"type": "DOCKER", "docker": {"image": "i", "forcePullImage": False}},
+        "networks": [{"mode": "host"}],
+        "fetch": [{"uri": "http://x/y.tgz", "extract": True}],
+        "portDefinitions": [{"port": 0, "protocol": "tcp"}],
+    }
+    assert differences(declared, stored) == {}
+
+
+def test_canonical_id():
+    assert marathon_definition.canonical_id("app/x/") == "/app/x"
+    assert marathon_definition.canonical_id("//app//x") == "/app/x"
