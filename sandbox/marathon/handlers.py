@@ -1,0 +1,199 @@
+"""HTTP front of the Marathon stand-in: routing, basic auth, JSON bodies.
+
+Routes map to functions of ``api``; every call runs under the scheduler's
+lock so a request sees one consistent state.
+"""
+
+import base64
+import binascii
+import hmac
+import json
+import re
+from urllib.parse import unquote
+
+from sandbox.httpserver import JSONRequestHandler
+
+from . import api, appdef
+
+APP_SUFFIXES = [
+    (re.compile(r"^(?P<id>/.+)/versions/(?P<version>[^/]+)$"), "version"),
+    (re.compile(r"^(?P<id>/.+)/versions/?$"), "versions"),
+    (re.compile(r"^(?P<id>/.+)/restart/?$"), "restart"),
+    (re.compile(r"^(?P<id>/.+)/tasks/?$"), "tasks"),
+    (re.compile(r"^(?P<id>/.+)$"), "app"),
+]
+MARATHON_VERSION = "1.5.2"
+
+
+def match_app_path(rest):
+    """``/a/b/versions/v`` -> ("version", match with id and version), etc."""
+    for pattern, kind in APP_SUFFIXES:
+        match = pattern.match(rest)
+        if match:
+            return kind, match
+    raise api.ApiError(404, {"message": f"App '{rest}' does not exist"})
+
+
+def flag(query, name, default=False):
+    """Marathon's boolean query parameters: ``true``/``false``."""
+    if name not in query:
+        return default
+    return query[name].strip().lower() == "true"
+
+
+class MarathonHandler(JSONRequestHandler):
+    server_version = "MarathonStandIn"
+
+    def do_GET(self):  # noqa: N802 - the stdlib's handler name
+        self._dispatch()
+
+    def do_POST(self):  # noqa: N802 - the stdlib's handler name
+        self._dispatch()
+
+    def do_PUT(self):  # noqa: N802 - the stdlib's handler name
+        self._dispatch()
+
+    def do_DELETE(self):  # noqa: N802 - the stdlib's handler name
+        self._dispatch()
+
+    def do_PATCH(self):  # noqa: N802 - the stdlib's handler name
+        self._dispatch()
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _dispatch(self):
+        self.server.record_request(self.command, self.path)
+        body = self.read_body()
+        if self.path_only.rstrip("/") == "/ping":
+            # Load balancers probe /ping without credentials.
+            self.send_body(200, "pong", content_type="text/plain")
+            return
+        if not self._authorized():
+            self.send_json(
+                401,
+                {"message": "Invalid username or password."},
+                headers={"WWW-Authenticate": 'Basic realm="Mesosphere Marathon"'},
+            )
+            return
+        try:
+            status, payload, headers = self._route(body)
+        except api.ApiError as error:
+            status, payload, headers = error.status, error.payload, {}
+        headers = {**headers, "X-Marathon-Leader": self.server.url}
+        if payload is None:
+            self.send_body(status, b"", headers=headers)
+        else:
+            self.send_json(status, payload, headers=headers)
+
+    def _authorized(self):
+        expected = self.server.credentials
+        if expected is None:
+            return True
+        scheme, _, encoded = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(given, expected)
+
+    def _json_body(self, raw):
+        try:
+            return json.loads(raw or b"")
+        except ValueError as error:
+            detail = [{"path": "/", "errors": [f"Unexpected input: {error}"]}]
+            raise api.ApiError(400, {"message": "Invalid JSON", "details": detail}) from None
+
+    def _route(self, raw_body):
+        path = unquote(self.path_only)
+        method = self.command
+        scheduler = self.server.scheduler
+        with scheduler.lock:
+            if path.rstrip("/") == "/v2/apps":
+                return self._apps_collection(method, raw_body)
+            if path.startswith("/v2/apps/"):
+                return self._app_resource(method, path[len("/v2/apps") :], raw_body)
+            if path.rstrip("/") == "/v2/deployments" and method == "GET":
+                return api.list_deployments(scheduler)
+            if path.startswith("/v2/deployments/") and method == "DELETE":
+                deployment_id = path[len("/v2/deployments/") :].strip("/")
+                return api.delete_deployment(scheduler, deployment_id, flag(self.query, "force"))
+            if path.rstrip("/") == "/v2/tasks" and method == "GET":
+                return api.list_tasks(scheduler, self.query.get("status"))
+            if path.rstrip("/") == "/v2/info" and method == "GET":
+                return 200, self._info(), {}
+            if path.rstrip("/") == "/v2/leader" and method == "GET":
+                return 200, {"leader": self._leader()}, {}
+        raise api.ApiError(404, {"message": f"Not found: {method} {path}"})
+
+    def _embeds(self):
+        return {value for name, value in self.query_pairs if name == "embed"}
+
+    def _apps_collection(self, method, raw_body):
+        scheduler = self.server.scheduler
+        if method == "GET":
+            return api.list_apps(scheduler, self.query, self._embeds())
+        if method == "POST":
+            body = self._json_body(raw_body)
+            return api.create_app(scheduler, body, flag(self.query, "force"), self._base_url())
+        raise api.ApiError(405, {"message": f"Method {method} not allowed on /v2/apps"})
+
+    def _app_resource(self, method, rest, raw_body):
+        scheduler = self.server.scheduler
+        kind, match = match_app_path(rest)
+        app_id = match["id"] if match["id"].endswith("*") else appdef.canonical_id(match["id"])
+        force = flag(self.query, "force")
+        routes = {
+            ("GET", "app"): lambda: api.get_app(scheduler, app_id, self._embeds()),
+            ("PUT", "app"): lambda: api.update_app(
+                scheduler,
+                app_id,
+                self._json_body(raw_body),
+                flag(self.query, "partialUpdate", default=True),
+                force,
+                self._base_url(),
+            ),
+            ("PATCH", "app"): lambda: api.update_app(
+                scheduler, app_id, self._json_body(raw_body), True, force, self._base_url()
+            ),
+            # DELETE is the one call whose force defaults to true.
+            ("DELETE", "app"): lambda: api.delete_app(
+                scheduler, app_id, flag(self.query, "force", default=True)
+            ),
+            ("GET", "versions"): lambda: api.app_versions(scheduler, app_id),
+            ("GET", "version"): lambda: api.app_version(scheduler, app_id, match["version"]),
+            ("POST", "restart"): lambda: api.restart_app(scheduler, app_id, force),
+            ("GET", "tasks"): lambda: api.app_tasks(scheduler, app_id),
+        }
+        route = routes.get((method, kind))
+        if route is None:
+            raise api.ApiError(405, {"message": f"Method {method} not allowed here"})
+        return route()
+
+    def _base_url(self):
+        host = self.headers.get("Host")
+        return f"http://{host}" if host else self.server.url
+
+    def _leader(self):
+        return self.server.url.removeprefix("http://")
+
+    def _info(self):
+        return {
+            "name": "marathon",
+            "version": MARATHON_VERSION,
+            "buildref": "stand-in",
+            "elected": True,
+            "leader": self._leader(),
+            "frameworkId": "5c2e3f1a-7b7e-4d53-9c1f-0c1b2f1e9a00-0000",
+            "marathon_config": {
+                "hostname": "127.0.0.1",
+                "http_port": self.server.port,
+                "master": "zk://127.0.0.1:2181/mesos",
+                "mesos_role": None,
+                "task_launch_timeout": 300000,
+            },
+            "http_config": {"http_port": self.server.port, "https_port": 8443},
+            "zookeeper_config": {"zk": "zk://127.0.0.1:2181/marathon", "zk_timeout": 10000},
+            "event_subscriber": None,
+        }
