@@ -42,7 +42,7 @@ CONNECTION_SETTINGS = (
 ENVIRONMENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 
-def __virtual__():
+def __virtual__():  # noqa: N807 - the name Salt's loader calls
     return __virtualname__
 
 

@@ -39,27 +39,27 @@ class MarathonError(CommandExecutionError):
         self.body = body
 
 
-class MarathonUnavailable(MarathonError):
+class MarathonUnavailableError(MarathonError):
     """No Marathon URL answered (connection errors or 5xx on every one)."""
 
 
-class MarathonBadRequest(MarathonError):
+class MarathonBadRequestError(MarathonError):
     """400: Marathon could not parse the request."""
 
 
-class MarathonUnauthorized(MarathonError):
+class MarathonUnauthorizedError(MarathonError):
     """401/403: credentials missing, wrong or not allowed."""
 
 
-class MarathonNotFound(MarathonError):
+class MarathonNotFoundError(MarathonError):
     """404: no such app, version or deployment."""
 
 
-class MarathonConflict(MarathonError):
+class MarathonConflictError(MarathonError):
     """409: the resource exists already (POST) or is otherwise in conflict."""
 
 
-class MarathonLocked(MarathonConflict):
+class MarathonLockedError(MarathonConflictError):
     """409 on a change: the app is locked by running deployments."""
 
     def __init__(self, message, status=None, body=None, deployment_ids=()):
@@ -67,7 +67,7 @@ class MarathonLocked(MarathonConflict):
         self.deployment_ids = list(deployment_ids)
 
 
-class MarathonInvalidDefinition(MarathonError):
+class MarathonInvalidDefinitionError(MarathonError):
     """422: the app definition is not valid."""
 
 
@@ -79,13 +79,13 @@ def exception_types():
     """Return the exception classes as a namespace (the loader hides classes)."""
     return types.SimpleNamespace(
         MarathonError=MarathonError,
-        MarathonUnavailable=MarathonUnavailable,
-        MarathonBadRequest=MarathonBadRequest,
-        MarathonUnauthorized=MarathonUnauthorized,
-        MarathonNotFound=MarathonNotFound,
-        MarathonConflict=MarathonConflict,
-        MarathonLocked=MarathonLocked,
-        MarathonInvalidDefinition=MarathonInvalidDefinition,
+        MarathonUnavailableError=MarathonUnavailableError,
+        MarathonBadRequestError=MarathonBadRequestError,
+        MarathonUnauthorizedError=MarathonUnauthorizedError,
+        MarathonNotFoundError=MarathonNotFoundError,
+        MarathonConflictError=MarathonConflictError,
+        MarathonLockedError=MarathonLockedError,
+        MarathonInvalidDefinitionError=MarathonInvalidDefinitionError,
         MarathonServerError=MarathonServerError,
     )
 
@@ -121,18 +121,18 @@ def raise_for_status(response, method, path):
     body = _json_or_text(response)
     message = f"Marathon answered {status} to {method} {path}: {_describe_error(body)}"
     if status == 400:
-        raise MarathonBadRequest(message, status, body)
+        raise MarathonBadRequestError(message, status, body)
     if status in (401, 403):
-        raise MarathonUnauthorized(message, status, body)
+        raise MarathonUnauthorizedError(message, status, body)
     if status == 404:
-        raise MarathonNotFound(message, status, body)
+        raise MarathonNotFoundError(message, status, body)
     if status == 409:
         deployment_ids = _locking_deployments(body)
         if deployment_ids:
-            raise MarathonLocked(message, status, body, deployment_ids)
-        raise MarathonConflict(message, status, body)
+            raise MarathonLockedError(message, status, body, deployment_ids)
+        raise MarathonConflictError(message, status, body)
     if status == 422:
-        raise MarathonInvalidDefinition(message, status, body)
+        raise MarathonInvalidDefinitionError(message, status, body)
     if status >= 500:
         raise MarathonServerError(message, status, body)
     raise MarathonError(message, status, body)
@@ -190,7 +190,7 @@ class MarathonClient:
                 if outcome.final:
                     raise outcome.error
         tried = "; ".join(str(failure) for failure in failures[-len(self.urls) :])
-        raise MarathonUnavailable(f"no Marathon master answered {method} {path}: {tried}")
+        raise MarathonUnavailableError(f"no Marathon master answered {method} {path}: {tried}")
 
     def _url_order(self):
         count = len(self.urls)
@@ -207,7 +207,7 @@ class MarathonClient:
         except requests.RequestException as exc:
             # Without idempotence, only an attempt that never reached a server may be resent.
             final = not idempotent and not _never_sent(exc)
-            error = MarathonUnavailable(f"{method} {shown}{path} failed: {type(exc).__name__}")
+            error = MarathonUnavailableError(f"{method} {shown}{path} failed: {type(exc).__name__}")
             return _Failure(shown, type(exc).__name__, final, error)
         if response.status_code >= 500:
             if not idempotent:
@@ -235,7 +235,7 @@ class MarathonClient:
         """The app as Marathon stores it, or None when it does not exist."""
         try:
             return self.get_app(app_id)
-        except MarathonNotFound:
+        except MarathonNotFoundError:
             return None
 
     def put_app(self, app_id, definition, force=False):

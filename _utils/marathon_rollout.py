@@ -25,7 +25,7 @@ from salt.exceptions import CommandExecutionError
 log = logging.getLogger(__name__)
 
 
-class DeploymentTimedOut(CommandExecutionError):
+class DeploymentTimeoutError(CommandExecutionError):
     """The deployment was still running at the deadline."""
 
     def __init__(self, message, progress):
@@ -53,7 +53,7 @@ def apply_definition(client, errors, app_id, definition, options):
         return _outcome(app_id, answer, previous, None, finished=False)
     try:
         app = wait_for_deployment(client, app_id, deployment_id, deadline, options["poll_interval"])
-    except DeploymentTimedOut as exc:
+    except DeploymentTimeoutError as exc:
         raise CommandExecutionError(
             _failure_message(client, errors, app_id, answer, previous, exc, options)
         ) from None
@@ -62,13 +62,13 @@ def apply_definition(client, errors, app_id, definition, options):
 
 def timeout_type():
     """The exception :func:`wait_for_deployment` raises (the loader hides classes)."""
-    return DeploymentTimedOut
+    return DeploymentTimeoutError
 
 
 def wait_for_deployment(client, app_id, deployment_id, deadline, poll_interval):
     """Poll until ``deployment_id`` is over; return the app (None if it is gone).
 
-    Raises :class:`DeploymentTimedOut` at the deadline.
+    Raises :class:`DeploymentTimeoutError` at the deadline.
     """
     last_progress = None
     while True:
@@ -82,7 +82,7 @@ def wait_for_deployment(client, app_id, deployment_id, deadline, poll_interval):
             return app
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise DeploymentTimedOut(f"deployment {deployment_id} still running", progress)
+            raise DeploymentTimeoutError(f"deployment {deployment_id} still running", progress)
         time.sleep(min(poll_interval, remaining))
 
 
@@ -128,7 +128,7 @@ def _put_when_unlocked(client, errors, app_id, definition, options, deadline):
     while True:
         try:
             return client.put_app(app_id, definition, force=options["force"])
-        except errors.MarathonLocked as exc:
+        except errors.MarathonLockedError as exc:
             locking = ", ".join(exc.deployment_ids)
             if time.monotonic() >= deadline:
                 raise CommandExecutionError(
@@ -174,7 +174,7 @@ def _roll_back(client, errors, app_id, deployment_id, previous, options):
         return "rolled back: the app was new, so it was removed"
     try:
         answer = client.cancel_deployment(deployment_id)
-    except errors.MarathonNotFound:
+    except errors.MarathonNotFoundError:
         # It ended between the timeout and now: deploy the stored previous version instead.
         answer = client.put_app(app_id, {"version": previous["version"]}, force=True)
     app = wait_for_deployment(

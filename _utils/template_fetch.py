@@ -3,7 +3,7 @@
 ``salt://`` and local paths are read by the execution module itself; this
 file holds the network sources. Errors are typed so callers can tell a
 missing template (a bad argument) from an unreachable store:
-:class:`TemplateNotFound` and :class:`TemplateUnreachable`, both ``OSError``.
+:class:`TemplateNotFoundError` and :class:`TemplateUnreachableError`, both ``OSError``.
 The loader exposes :func:`fetch_http`, :func:`fetch_s3`.
 """
 
@@ -12,24 +12,26 @@ import urllib.parse
 import requests
 
 
-class TemplateNotFound(OSError):
+class TemplateNotFoundError(OSError):
     """The store answered, and the template is not there."""
 
 
-class TemplateUnreachable(OSError):
+class TemplateUnreachableError(OSError):
     """The store could not be asked (network, credentials, server error)."""
 
 
 def fetch_http(url, timeout=30.0, verify=True):
-    """GET ``url`` and return its text; 404/410 -> :class:`TemplateNotFound`."""
+    """GET ``url`` and return its text; 404/410 -> :class:`TemplateNotFoundError`."""
     try:
         response = requests.get(url, timeout=timeout, verify=verify)
     except requests.RequestException as exc:
-        raise TemplateUnreachable(f"cannot fetch template {url}: {type(exc).__name__}") from None
+        raise TemplateUnreachableError(
+            f"cannot fetch template {url}: {type(exc).__name__}"
+        ) from None
     if response.status_code in (404, 410):
-        raise TemplateNotFound(f"template {url} not found (HTTP {response.status_code})")
+        raise TemplateNotFoundError(f"template {url} not found (HTTP {response.status_code})")
     if response.status_code != 200:
-        raise TemplateUnreachable(f"cannot fetch template {url}: HTTP {response.status_code}")
+        raise TemplateUnreachableError(f"cannot fetch template {url}: HTTP {response.status_code}")
     return response.content.decode("utf-8")
 
 
@@ -56,10 +58,12 @@ def fetch_s3(url, endpoint_url=None, timeout=30.0):
     except botocore.exceptions.ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("NoSuchKey", "NoSuchBucket", "404"):
-            raise TemplateNotFound(f"template {url} not found ({code})") from None
-        raise TemplateUnreachable(f"cannot fetch template {url}: {code or exc}") from None
+            raise TemplateNotFoundError(f"template {url} not found ({code})") from None
+        raise TemplateUnreachableError(f"cannot fetch template {url}: {code or exc}") from None
     except botocore.exceptions.BotoCoreError as exc:
-        raise TemplateUnreachable(f"cannot fetch template {url}: {type(exc).__name__}") from None
+        raise TemplateUnreachableError(
+            f"cannot fetch template {url}: {type(exc).__name__}"
+        ) from None
 
 
 def split_s3_url(url):
@@ -67,5 +71,5 @@ def split_s3_url(url):
     parts = urllib.parse.urlsplit(url)
     key = parts.path.lstrip("/")
     if parts.scheme != "s3" or not parts.netloc or not key:
-        raise TemplateNotFound(f"{url} is not an s3://bucket/key URL")
+        raise TemplateNotFoundError(f"{url} is not an s3://bucket/key URL")
     return parts.netloc, key

@@ -30,7 +30,17 @@ class ScriptedHandler(JSONRequestHandler):
             return
         self.send_json(status, body)
 
-    do_GET = do_PUT = do_POST = do_DELETE = handle_any
+    def do_GET(self):
+        self.handle_any()
+
+    def do_PUT(self):
+        self.handle_any()
+
+    def do_POST(self):
+        self.handle_any()
+
+    def do_DELETE(self):
+        self.handle_any()
 
 
 @pytest.fixture
@@ -90,7 +100,7 @@ def test_retries_with_backoff_when_every_master_fails_then_succeeds(scripted):
 
 def test_every_master_down_raises_unavailable_naming_each(scripted, dead_url):
     failing = scripted((500, {"message": "boom"}))
-    with pytest.raises(marathon_client.MarathonUnavailable) as caught:
+    with pytest.raises(marathon_client.MarathonUnavailableError) as caught:
         client(dead_url, failing.url, retries=1).list_apps()
     message = str(caught.value)
     assert dead_url in message
@@ -115,12 +125,12 @@ def test_post_fails_over_when_the_first_master_never_got_it(scripted, dead_url):
 @pytest.mark.parametrize(
     ("status", "body", "exception"),
     [
-        (400, {"message": "Invalid JSON"}, "MarathonBadRequest"),
-        (401, {"message": "Unauthorized"}, "MarathonUnauthorized"),
-        (403, {"message": "Forbidden"}, "MarathonUnauthorized"),
-        (404, {"message": "App '/a' does not exist"}, "MarathonNotFound"),
-        (409, {"message": "An app with id [/a] already exists."}, "MarathonConflict"),
-        (422, {"message": "Object is not valid", "details": []}, "MarathonInvalidDefinition"),
+        (400, {"message": "Invalid JSON"}, "MarathonBadRequestError"),
+        (401, {"message": "Unauthorized"}, "MarathonUnauthorizedError"),
+        (403, {"message": "Forbidden"}, "MarathonUnauthorizedError"),
+        (404, {"message": "App '/a' does not exist"}, "MarathonNotFoundError"),
+        (409, {"message": "An app with id [/a] already exists."}, "MarathonConflictError"),
+        (422, {"message": "Object is not valid", "details": []}, "MarathonInvalidDefinitionError"),
     ],
 )
 def test_status_codes_map_to_typed_errors(scripted, status, body, exception):
@@ -135,10 +145,10 @@ def test_status_codes_map_to_typed_errors(scripted, status, body, exception):
 def test_locked_409_carries_the_deployment_ids(scripted):
     body = {"message": "App is locked by one or more deployments.", "deployments": [{"id": "d1"}]}
     server = scripted((409, body))
-    with pytest.raises(marathon_client.MarathonLocked) as caught:
+    with pytest.raises(marathon_client.MarathonLockedError) as caught:
         client(server.url).put_app("/a", {"instances": 1})
     assert caught.value.deployment_ids == ["d1"]
-    assert isinstance(caught.value, marathon_client.MarathonConflict)
+    assert isinstance(caught.value, marathon_client.MarathonConflictError)
 
 
 def test_invalid_definition_message_lists_the_details(scripted):
@@ -147,7 +157,9 @@ def test_invalid_definition_message_lists_the_details(scripted):
         "details": [{"path": "/instances", "errors": ["error.min"]}],
     }
     server = scripted((422, body))
-    with pytest.raises(marathon_client.MarathonInvalidDefinition, match=r"/instances: error\.min"):
+    with pytest.raises(
+        marathon_client.MarathonInvalidDefinitionError, match=r"/instances: error\.min"
+    ):
         client(server.url).put_app("/a", {"instances": -1})
 
 
@@ -185,7 +197,7 @@ def test_a_hung_master_times_out_and_the_next_answers(scripted):
 
 def test_credentials_in_urls_never_reach_messages(dead_url):
     url = dead_url.replace("http://", "http://ops:s3cret@")
-    with pytest.raises(marathon_client.MarathonUnavailable) as caught:
+    with pytest.raises(marathon_client.MarathonUnavailableError) as caught:
         client(url, retries=0).list_apps()
     assert "s3cret" not in str(caught.value)
     assert marathon_client.redact_url(url) == dead_url

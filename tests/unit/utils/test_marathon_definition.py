@@ -117,7 +117,9 @@ def test_changed_leaf_is_reported_with_its_path():
 def test_removed_env_key_is_a_change_because_a_declared_map_replaces_the_stored_one():
     declared = copy.deepcopy(DECLARED)
     del declared["env"]["SERVICE_NAME"]
-    assert differences(declared, STORED) == {"env.SERVICE_NAME": {"old": "test-server", "new": None}}
+    assert differences(declared, STORED) == {
+        "env.SERVICE_NAME": {"old": "test-server", "new": None}
+    }
 
 
 def test_omitted_nested_default_is_compared_with_that_default():
