@@ -1,0 +1,22 @@
+{#- Each app's settings in Consul KV at app/<environment>/<app>/<KEY>: the
+    prefix service-wrapper reads and the Marathon app id shares. The app's
+    shared `config` is overridden key by key by the environment's `config`.
+
+    consul.app_config_trees checks every app of mesos:apps (environments
+    present, KEYs valid environment variable names, values strings) while
+    this file renders, so a bad pillar fails the run before any app is
+    written. Each prefix is then one consul_kv.tree, applied atomically. #}
+{%- from "mesos/map.jinja" import mesos with context %}
+{%- set trees = salt["consul.app_config_trees"](mesos.apps, mesos.environments) %}
+
+{%- for tree in trees %}
+mesos-config-{{ tree.environment }}-{{ tree.app }}:
+  consul_kv.tree:
+    - name: {{ tree.prefix | json }}
+    - values: {{ tree["values"] | json }}
+    - prune: True
+{%- else %}
+mesos-config-no-apps:
+  test.nop:
+    - name: no apps in pillar mesos:apps, nothing to write to Consul KV
+{%- endfor %}
