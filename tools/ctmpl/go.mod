@@ -1,0 +1,3 @@
+module mesos-formula/tools/ctmpl
+
+go 1.19
