@@ -1,0 +1,156 @@
+"""mesos.loadbalancer and mesos.consul_template applied with salt-call into a
+scratch root: what lands on disk, test mode, idempotence, secrets, bad pillar.
+"""
+
+import json
+import os
+import re
+import stat
+
+import pytest
+
+from tests.loadbalancer_support import scratch_pillar, state_results, template_path
+
+TOKEN = "s3cr3t-consul-token-5b1e"
+
+
+def apply(salt_call, pillar, test=False):
+    salt_call.set_pillar(pillar)
+    arguments = ["state.apply", "mesos.loadbalancer"]
+    if test:
+        arguments.append("test=True")
+    result = salt_call.run(*arguments)
+    return result, state_results(result)
+
+
+def changed(results):
+    return sorted(value["__id__"] for value in results.values() if value["changes"])
+
+
+def files_under(root):
+    return sorted(
+        os.path.relpath(os.path.join(directory, name), root)
+        for directory, _, names in os.walk(root)
+        for name in names
+    )
+
+
+@pytest.mark.parametrize("role", ["internal", "external"])
+def test_lays_down_the_role_in_test_mode_then_for_real_then_changes_nothing(
+    salt_call, tmp_path, role
+):
+    root = tmp_path / "root"
+    pillar = scratch_pillar(root, role=role)
+
+    result, predicted = apply(salt_call, pillar, test=True)
+    assert result.returncode == 0, result
+    assert {value["result"] for value in predicted.values()} == {None}
+    template_id = f"mesos-loadbalancer-{role}-template"
+    assert template_id in changed(predicted)
+    assert not root.exists() or files_under(root) == []
+
+    result, applied = apply(salt_call, pillar)
+    assert result.returncode == 0, result
+    assert all(value["result"] is True for value in applied.values()), applied
+    assert set(changed(applied)) >= {
+        template_id,
+        "mesos-consul-template-config",
+        "mesos-consul-template-unit",
+    }
+
+    source = template_path(root, role).read_text()
+    # Jinja fully evaluated, Go actions left for consul-template.
+    assert "[[" not in source and "{%" not in source and "{#" not in source
+    assert "{{- range services -}}" in source
+    assert 'keyOrDefault "service/haproxy/maxconn" "4096"' in source
+    assert ("frontend external_https_in" in source) == (role == "external")
+    assert "acl host_staging:test-server" in source if role == "external" else True
+
+    result, again = apply(salt_call, pillar)
+    assert result.returncode == 0, result
+    assert changed(again) == []
+
+
+def test_consul_template_renders_the_candidate_and_runs_the_reload_script(salt_call, tmp_path):
+    root = tmp_path / "root"
+    result, _ = apply(salt_call, scratch_pillar(root, role="internal"))
+    assert result.returncode == 0, result
+
+    config = (root / "etc/consul-template/config.hcl").read_text()
+    assert re.search(
+        rf'source\s+= "{root}/etc/consul-template/templates/haproxy-internal.ctmpl"', config
+    )
+    # The destination is the candidate: the live config is only ever written
+    # by the reload script after `haproxy -c` accepted the candidate.
+    assert re.search(rf'destination\s+= "{root}/etc/haproxy/haproxy.cfg.candidate"', config)
+    command = json.loads(re.search(r"command = (\[.*\])", config).group(1))
+    assert command[0] == f"{root}/usr/local/sbin/mesos-haproxy-reload"
+    assert command[command.index("--candidate") + 1] == f"{root}/etc/haproxy/haproxy.cfg.candidate"
+    assert command[command.index("--config") + 1] == f"{root}/etc/haproxy/haproxy.cfg"
+    for setting in ("perms", "backup", "create_dest_dirs", "min", "max", "timeout"):
+        assert re.search(rf"^\s*{setting}\s+= ", config, re.M), setting
+    unit = (root / "etc/systemd/system/consul-template.service").read_text()
+    assert f"-config={root}/etc/consul-template/config.hcl" in unit
+
+
+def test_consul_token_lands_in_a_private_file_and_nowhere_in_the_output(salt_call, tmp_path):
+    root = tmp_path / "root"
+    pillar = scratch_pillar(root)
+    pillar["consul"]["token"] = TOKEN
+    first, _ = apply(salt_call, pillar)
+    pillar["consul"]["token"] = TOKEN + "-rotated"
+    second, results = apply(salt_call, pillar)
+
+    assert first.returncode == 0 and second.returncode == 0, (first, second)
+    assert "mesos-consul-template-config" in changed(results)
+    for result in (first, second):
+        assert TOKEN not in json.dumps(result.data) and TOKEN not in result.stderr
+    config = root / "etc/consul-template/config.hcl"
+    assert f'token   = "{TOKEN}-rotated"' in config.read_text()
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+
+
+BAD_PILLARS = {
+    "unknown role": (
+        {"loadbalancer": {"role": "middle"}},
+        "mesos:loadbalancer:role must be internal or external, not middle",
+    ),
+    "health check path with a space": (
+        {"apps": {"web": {"haproxy": {"health_check": "/health check"}}}},
+        "mesos:apps:web:haproxy:health_check must be a path without spaces",
+    ),
+    "check timing not a number": (
+        {"apps": {"web": {"haproxy": {"check": {"fall": "often"}}}}},
+        "mesos:apps:web:haproxy: check fall often is not valid",
+    ),
+    "external host with a space": (
+        {"apps": {"web": {"haproxy": {"external_host": "web .example.com"}}}},
+        "mesos:apps:web:haproxy:external_host is not a host name",
+    ),
+    "two fixed frontends on one port": (
+        {"loadbalancer": {"wellknown_services": {"chronos": {"listen_port": 18080}}}},
+        "port 18080 is used by two fixed frontends",
+    ),
+    "environment without a port prefix": (
+        {"environments": ["production", "qa"]},
+        "environment_port_prefixes:qa must be empty or one digit",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PILLARS))
+def test_bad_pillar_fails_naming_the_cause_and_writes_nothing(salt_call, tmp_path, case):
+    overrides, message = BAD_PILLARS[case]
+    root = tmp_path / "root"
+    pillar = scratch_pillar(root, role="internal")
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(pillar["mesos"].get(key), dict):
+            pillar["mesos"][key] = {**pillar["mesos"][key], **value}
+        else:
+            pillar["mesos"][key] = value
+    salt_call.set_pillar(pillar)
+    result = salt_call.run("state.apply", "mesos.loadbalancer")
+
+    assert result.returncode != 0
+    assert message in json.dumps(result.data), result.data
+    assert not root.exists() or files_under(root) == []
