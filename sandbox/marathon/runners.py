@@ -202,7 +202,13 @@ class ProcessRunner:
             _signal_group(task.process, signal.SIGTERM)
 
     def reap(self, task):
-        if task.process is None or task.process.poll() is not None:
+        """Gone once no process of the task's group lives (``sh -c`` may
+        die on SIGTERM while its child ignores it); SIGKILL at the deadline."""
+        if task.process is None:
+            self._cleanup(task)
+            return True
+        task.process.poll()  # reap the leader so it does not linger as a zombie
+        if not group_alive(task.process.pid):
             self._cleanup(task)
             return True
         if not task.sigkill_sent and clock.now() >= task.kill_deadline:
@@ -221,14 +227,36 @@ class ProcessRunner:
         running = [task.process for task in self._tasks.values() if task.process is not None]
         for process in running:
             _signal_group(process, signal.SIGTERM)
-        deadline = clock.now() + 2.0
-        for process in running:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.0, deadline - clock.now()))
-            _signal_group(process, signal.SIGKILL)
-            process.wait(timeout=5)
+        for signum in (signal.SIGKILL, None):
+            deadline = clock.now() + 2.0
+            while clock.now() < deadline and any(_still_running(p) for p in running):
+                threading.Event().wait(0.02)
+            if signum is not None:
+                for process in running:
+                    _signal_group(process, signum)
         self._tasks.clear()
         shutil.rmtree(self._root, ignore_errors=True)
+
+
+def _still_running(process):
+    process.poll()
+    return group_alive(process.pid)
+
+
+def group_alive(group_id):
+    """True while a process of the group runs (zombies do not count)."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        state, process_group = fields[0], int(fields[2])
+        if process_group == group_id and state not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def _signal_group(process, signum):
