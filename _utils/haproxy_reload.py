@@ -415,12 +415,14 @@ def insert_drop_rules(iptables, ports, timeout=10):
 
 
 @contextlib.contextmanager
-def syn_dropped(iptables, ports, settle_delay):
+def syn_dropped(iptables, ports, settle_delay, deadline):
     """Drop new SYNs to ``ports`` for the duration of the block, whatever happens."""
     try:
         insert_drop_rules(iptables, ports)
-        # Let SYNs already accepted by the old process reach it before it stops.
-        time.sleep(settle_delay)
+        # Let connections the old process already accepted settle before it stops.
+        time.sleep(min(settle_delay, deadline.remaining()))
+        if deadline.expired():
+            raise ReloadError(f"timeout ({deadline.seconds:.1f}s) reached before reloading")
         yield
     finally:
         with signals_blocked():
@@ -547,7 +549,7 @@ def reload_by_method(method, *, haproxy, config, master_socket, pid_file, deadli
         return reload_master_worker(master_socket, deadline)
     if method == "plain":
         return reload_daemon(haproxy, config, pid_file, deadline)
-    with syn_dropped(syn_drop["iptables"], syn_drop["ports"], syn_drop["settle_delay"]):
+    with syn_dropped(syn_drop["iptables"], syn_drop["ports"], syn_drop["settle_delay"], deadline):
         return reload_daemon(haproxy, config, pid_file, deadline)
 
 

@@ -10,7 +10,8 @@ runs master-worker (``-W -S master.sock``, foreground child of the caller);
 ``syn_drop`` and ``plain`` run a daemon (``-D -p pid``) that ``haproxy -sf``
 replaces. ``answer_config`` writes a config whose frontends answer requests
 themselves (``http-request return``), so no backend is needed; pass
-``extra`` to add sections.
+``extra`` to add sections. ``config_text`` may be a callable that gets the
+instance's directory (where its sockets live) and returns the config.
 """
 
 import contextlib
@@ -77,6 +78,8 @@ class HAProxyInstance:
         self.lock_file = self.directory / "reload.lock"
         self.log_file = self.directory / "haproxy.log"
         self.master = None
+        if callable(config_text):
+            config_text = config_text(self.directory)
         self.config.write_text(config_text or answer_config(self.directory, method, port))
 
     @property
@@ -105,10 +108,16 @@ class HAProxyInstance:
                 raise HAProxyError(f"haproxy exited: {self.log_file.read_text()}")
             if self.stats_socket.exists() and self.pid_file.exists():
                 with contextlib.suppress(OSError):
-                    if "Pid:" in self.runtime("show info"):
+                    if "Pid:" in self.runtime("show info") and self.master_ready():
                         return
             time.sleep(0.02)
         raise HAProxyError(f"haproxy not serving after {timeout}s")
+
+    def master_ready(self):
+        """True for a daemon; for master-worker, once the master CLI lists a worker."""
+        if not self.master_worker:
+            return True
+        return "# workers\n" in self.master_cli("show proc")
 
     def runtime(self, command):
         """Raw runtime-API answer from the stats socket (unix sockets ignore namespaces)."""

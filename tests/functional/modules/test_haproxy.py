@@ -1,0 +1,168 @@
+"""The haproxy execution module through Salt's loaders, against a real HAProxy.
+
+HAProxy runs in a network namespace the test creates; its unix sockets are
+reachable from the test process, so the module runs in-process here. Results
+are checked out of band: raw runtime/master CLI answers, files on disk and
+requests through HAProxy.
+"""
+
+import collections
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+from sandbox.haproxy_process import answer_config, global_section
+from tests.fixtures.haproxy import haproxy_pillar, http_get
+
+
+def two_server_config(directory):
+    """Port 8080 balances over servers `one` and `two`, frontends of this same HAProxy."""
+    lines = [
+        *global_section(directory, "seamless"),
+        "defaults",
+        "    mode http",
+        "    load-server-state-from-file global",
+        "    timeout connect 2s",
+        "    timeout client 10s",
+        "    timeout server 10s",
+        "frontend entry",
+        "    bind 127.0.0.1:8080",
+        "    default_backend app",
+        "backend app",
+        "    balance roundrobin",
+        "    server one 127.0.0.1:8081 check inter 200ms",
+        "    server two 127.0.0.1:8082 check inter 200ms",
+    ]
+    for name, port in (("one", 8081), ("two", 8082)):
+        lines += [
+            f"frontend {name}",
+            f"    bind 127.0.0.1:{port}",
+            f"    http-request return status 200 content-type text/plain string {name}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def raw_server_status(instance, server):
+    """Status column of ``show stat`` for app/<server>, read straight from the socket."""
+    for line in instance.runtime("show stat").splitlines():
+        fields = line.split(",")
+        if fields[:2] == ["app", server]:
+            return fields[17]
+    raise AssertionError(f"app/{server} missing from show stat")
+
+
+def answers(namespace, count=12):
+    return collections.Counter(http_get(namespace, 8080)[1] for _ in range(count))
+
+
+@pytest.fixture
+def balanced(netns, make_haproxy, make_loaders, tmp_path):
+    instance = make_haproxy(netns, config_text=two_server_config)
+    loaders = make_loaders(pillar=haproxy_pillar(instance))
+    for _ in range(100):
+        if raw_server_status(instance, "one") == "UP" == raw_server_status(instance, "two"):
+            break
+        http_get(netns, 8080)
+    return instance, loaders.modules.haproxy
+
+
+def test_check_config_returns_haproxys_verdict(netns, make_haproxy, make_loaders, tmp_path):
+    instance = make_haproxy(netns)
+    haproxy = make_loaders(pillar=haproxy_pillar(instance)).modules.haproxy
+    result = haproxy.check_config()
+    assert result["valid"] is True
+    assert result["path"] == str(instance.config)
+    assert "Configuration file is valid" in result["output"]
+    broken = tmp_path / "broken.cfg"
+    broken.write_text("frontend x\n    bind :80\n    use_backend missing\n")
+    with pytest.raises(CommandExecutionError, match="unable to find required use_backend"):
+        haproxy.check_config(str(broken))
+
+
+def test_safe_reload_installs_the_candidate_and_confirms_the_new_worker(
+    netns, make_haproxy, make_loaders, tmp_path
+):
+    instance = make_haproxy(netns)
+    haproxy = make_loaders(pillar=haproxy_pillar(instance)).modules.haproxy
+    old_config = instance.config.read_text()
+    candidate = tmp_path / "candidate.cfg"
+    candidate.write_text(answer_config(instance.directory, body="second"))
+
+    result = haproxy.safe_reload(candidate=str(candidate))
+
+    assert result["method"] == "seamless"
+    assert 0 < result["duration"] < 5
+    assert instance.config.read_text() == candidate.read_text()
+    assert (instance.directory / "haproxy.cfg.previous").read_text() == old_config
+    show_proc = instance.master_cli("show proc")
+    assert f"\n{result['workers']['new'][0]} " in show_proc.split("# old workers")[0]
+    assert "1 [failed: 0]" in show_proc
+    assert http_get(netns, 8080) == (200, "second")
+
+
+def test_safe_reload_refuses_an_invalid_candidate_and_keeps_serving(
+    netns, make_haproxy, make_loaders, tmp_path
+):
+    instance = make_haproxy(netns)
+    haproxy = make_loaders(pillar=haproxy_pillar(instance)).modules.haproxy
+    live = instance.config.read_text()
+    candidate = tmp_path / "candidate.cfg"
+    candidate.write_text(live + "backend broken\n    server s1 127.0.0.1:notaport\n")
+
+    with pytest.raises(CommandExecutionError, match=r"haproxy -c refused .*candidate\.cfg"):
+        haproxy.safe_reload(candidate=str(candidate))
+
+    assert instance.config.read_text() == live
+    assert "0 [failed: 0]" in instance.master_cli("show proc")
+    assert http_get(netns, 8080) == (200, "ok")
+
+
+def test_list_servers_reports_the_backend(balanced):
+    _instance, haproxy = balanced
+    servers = haproxy.list_servers("app")
+    assert [(server["server"], server["status"]) for server in servers] == [
+        ("one", "UP"),
+        ("two", "UP"),
+    ]
+    assert servers[0]["address"] == "127.0.0.1:8081"
+    assert all(server["backend"] == "app" for server in haproxy.list_servers())
+    with pytest.raises(CommandExecutionError, match="no backend named 'nope'"):
+        haproxy.list_servers("nope")
+    with pytest.raises(CommandExecutionError, match="no server named 'three'"):
+        haproxy.drain_server("app", "three")
+
+
+def test_drain_stops_new_traffic_and_survives_a_reload(balanced, netns):
+    instance, haproxy = balanced
+    assert set(answers(netns)) == {"one", "two"}
+
+    change = haproxy.drain_server("app", "one")
+
+    assert change["old"]["status"] == "UP"
+    assert change["new"]["status"] == "DRAIN"
+    assert raw_server_status(instance, "one") == "DRAIN"
+    assert set(answers(netns)) == {"two"}
+
+    haproxy.safe_reload()  # the server-state file carries the drain over
+
+    assert raw_server_status(instance, "one") == "DRAIN"
+    assert set(answers(netns)) == {"two"}
+    haproxy.enable_server("app", "one")
+    assert raw_server_status(instance, "one") == "UP"
+    assert set(answers(netns)) == {"one", "two"}
+
+
+def test_disable_enable_and_weight(balanced, netns):
+    instance, haproxy = balanced
+    change = haproxy.disable_server("app", "two")
+    assert change["new"]["status"] == "MAINT"
+    assert raw_server_status(instance, "two") == "MAINT"
+    assert set(answers(netns)) == {"one"}
+
+    haproxy.enable_server("app", "two")
+    change = haproxy.set_weight("app", "one", 0)
+    assert (change["old"]["weight"], change["new"]["weight"]) == (1, 0)
+    assert set(answers(netns)) == {"two"}
+    change = haproxy.set_weight("app", "one", "100%")
+    assert change["new"]["weight"] == 1
+    assert set(answers(netns)) == {"one", "two"}
