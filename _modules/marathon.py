@@ -398,7 +398,7 @@ def _finish(client, app_id, answer, wait, timeout, connection):
     except __utils__["marathon_rollout.timeout_type"]() as exc:
         raise CommandExecutionError(
             f"{app_id}: deployment {answer.get('deploymentId')} did not finish within "
-            f"{options['timeout']}s ({exc.progress})"
+            f"{options['timeout']:g}s ({exc.progress})"
         ) from None
     if app_now is not None:
         result["instances"] = __utils__["marathon_rollout.instance_counts"](app_now)

@@ -133,7 +133,7 @@ def _put_when_unlocked(client, errors, app_id, definition, options, deadline):
             if time.monotonic() >= deadline:
                 raise CommandExecutionError(
                     f"{app_id} is locked by running deployment(s) {locking} and they did not "
-                    f"finish within {options['timeout']}s; wait for them or pass force=True "
+                    f"finish within {options['timeout']:g}s; wait for them or pass force=True "
                     "to cancel them (that can leave old and new instances mixed)"
                 ) from None
             log.info("Marathon %s is locked by deployment(s) %s; waiting", app_id, locking)
@@ -153,7 +153,7 @@ def _failure_message(client, errors, app_id, answer, previous, timed_out, option
     deployment_id = answer.get("deploymentId")
     what = (
         f"deployment {deployment_id} of {app_id} (version {answer.get('version')}) did not "
-        f"finish within {options['timeout']}s: {timed_out.progress}"
+        f"finish within {options['timeout']:g}s: {timed_out.progress}"
     )
     if not options["rollback"]:
         return f"{what}; not rolled back (rollback=False), the deployment is still running"

@@ -3,7 +3,8 @@
 ``salt://`` and local paths are read by the execution module itself; this
 file holds the network sources. Errors are typed so callers can tell a
 missing template (a bad argument) from an unreachable store:
-:class:`TemplateNotFoundError` and :class:`TemplateUnreachableError`, both ``OSError``.
+:class:`TemplateNotFoundError` (a ``FileNotFoundError``) and
+:class:`TemplateUnreachableError` (an ``OSError``).
 The loader exposes :func:`fetch_http`, :func:`fetch_s3`.
 """
 
@@ -12,7 +13,7 @@ import urllib.parse
 import requests
 
 
-class TemplateNotFoundError(OSError):
+class TemplateNotFoundError(FileNotFoundError):
     """The store answered, and the template is not there."""
 
 
