@@ -183,7 +183,7 @@ def with_defaults(app):
     app["networks"] = app.get("networks") or [{"mode": "host"}]
     app["fetch"] = [_fetch_defaults(entry) for entry in app["fetch"]]
     if app.get("container") is not None:
-        app["container"] = _container_defaults(app["container"], uses_host_networking(app))
+        app["container"] = _container_defaults(app["container"], app["networks"])
     if uses_host_networking(app):
         app["portDefinitions"] = _port_definition_defaults(app.get("portDefinitions"))
     else:
@@ -207,8 +207,12 @@ def _port_definition_defaults(definitions):
     return [{"protocol": "tcp", "labels": {}, **definition} for definition in definitions]
 
 
-def _container_defaults(container, host_networking):
+def _container_defaults(container, networks):
     container = copy.deepcopy(container)
+    mode = networks[0].get("mode")
+    host_networking = mode == "host"
+    # Only bridge networking maps container ports to host ports.
+    container_networking = mode == "container"
     container.setdefault("type", "DOCKER")
     container["volumes"] = container.get("volumes") or []
     docker = container.get("docker")
@@ -221,7 +225,7 @@ def _container_defaults(container, host_networking):
         container.pop("portMappings", None)
     else:
         container["portMappings"] = [
-            _port_mapping_defaults(mapping, container_networking=False)
+            _port_mapping_defaults(mapping, container_networking)
             for mapping in container.get("portMappings") or []
         ]
     return container

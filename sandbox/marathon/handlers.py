@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from sandbox.httpserver import JSONRequestHandler
 
 from . import api, appdef
+from .scheduler import FIRST_SERVICE_PORT, LAST_SERVICE_PORT
 
 APP_SUFFIXES = [
     (re.compile(r"^(?P<id>/.+)/versions/(?P<version>[^/]+)$"), "version"),
@@ -187,13 +188,33 @@ class MarathonHandler(JSONRequestHandler):
             "leader": self._leader(),
             "frameworkId": "5c2e3f1a-7b7e-4d53-9c1f-0c1b2f1e9a00-0000",
             "marathon_config": {
+                "checkpoint": True,
+                "executor": "//cmd",
+                "failover_timeout": 604800,
+                "features": [],
+                "framework_name": "marathon",
+                "ha": True,
                 "hostname": "127.0.0.1",
-                "http_port": self.server.port,
+                "leader_proxy_connection_timeout_ms": 5000,
+                "leader_proxy_read_timeout_ms": 10000,
+                "local_port_min": FIRST_SERVICE_PORT,
+                "local_port_max": LAST_SERVICE_PORT,
                 "master": "zk://127.0.0.1:2181/mesos",
+                "mesos_leader_ui_url": "http://127.0.0.1:5050/",
                 "mesos_role": None,
+                "mesos_user": "root",
+                "reconciliation_initial_delay": 15000,
+                "reconciliation_interval": 600000,
                 "task_launch_timeout": 300000,
+                "task_reservation_timeout": 20000,
+                "webui_url": None,
             },
             "http_config": {"http_port": self.server.port, "https_port": 8443},
-            "zookeeper_config": {"zk": "zk://127.0.0.1:2181/marathon", "zk_timeout": 10000},
+            "zookeeper_config": {
+                "zk": "zk://127.0.0.1:2181/marathon",
+                "zk_timeout": 10000,
+                "zk_session_timeout": 10000,
+                "zk_max_versions": 50,
+            },
             "event_subscriber": None,
         }

@@ -50,7 +50,7 @@ class SimulatedRunner:
     def check_health(self, task, behaviour):
         if task.state != RUNNING:
             return
-        healthy = behaviour.is_healthy(task.definition)
+        healthy = behaviour.is_healthy({**task.definition, "version": task.version})
         for check, result in zip(task.definition["healthChecks"], task.health, strict=True):
             if healthy:
                 result.record_success()

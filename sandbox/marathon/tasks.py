@@ -143,7 +143,6 @@ class Task:
             "servicePorts": list(self.service_ports),
             "ipAddresses": [{"ipAddress": self.host, "protocol": "IPv4"}],
             "slaveId": AGENT_ID,
-            "agentId": AGENT_ID,
             "stagedAt": self.staged_at,
             "state": self.state,
             "version": self.version,

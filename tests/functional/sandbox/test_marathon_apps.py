@@ -466,3 +466,32 @@ def test_definition_passed_in_is_not_changed_by_partial_updates_of_others(marath
 
     assert app["labels"] == original["labels"] and app["env"] == original["env"]
     assert app["args"] == original["args"]
+
+
+@pytest.mark.parametrize(
+    ("network", "networks", "has_host_port"),
+    [
+        ("BRIDGE", [{"mode": "container/bridge"}], True),
+        ("USER", [{"mode": "container", "name": "overlay"}], False),
+        ("HOST", [{"mode": "host"}], None),
+    ],
+)
+def test_docker_network_converts_to_networks(marathon_server, network, networks, has_host_port):
+    body = article_test_server()
+    body["container"]["docker"]["network"] = network
+    body["ipAddress"] = {"networkName": "overlay"}
+    body["healthChecks"] = []
+    if network == "HOST":
+        del body["container"]["docker"]["portMappings"]
+    assert post(marathon_server, body).status_code == 201, network
+
+    app = get_app(marathon_server, APP_ID)
+
+    assert app["networks"] == networks
+    assert "network" not in app["container"]["docker"]
+    if has_host_port is None:
+        assert "portMappings" not in app["container"] and len(app["portDefinitions"]) == 1
+    else:
+        [mapping] = app["container"]["portMappings"]
+        assert ("hostPort" in mapping) is has_host_port
+        assert app["portDefinitions"] == []
