@@ -66,9 +66,11 @@ def differences(declared, stored):
     ``stored`` is the app as ``GET /v2/apps/<id>`` returns it, or None for
     an app that does not exist yet (then every declared field is new).
     """
-    declared = normalise(declared)
     if stored is None:
-        return {key: {"old": None, "new": value} for key, value in sorted(declared.items())}
+        # A new app: show the declaration as written (with its canonical id).
+        created = {**declared, "id": canonical_id(declared["id"])} if "id" in declared else declared
+        return {key: {"old": None, "new": value} for key, value in sorted(created.items())}
+    declared = normalise(declared)
     changes = {}
     for key in sorted(declared):
         _compare(declared[key], stored.get(key, MISSING), key, changes)
