@@ -32,6 +32,9 @@ def render(data, saltenv="base", sls="", argline="", **kwargs):
     text = data.read() if hasattr(data, "read") else data
     if text is None:
         text = ""
+    if text.startswith("#!"):
+        # Salt leaves the shebang line in; blank it so line numbers stay true.
+        text = text[text.find("\n") :] if "\n" in text else ""
     source = kwargs.get("tmplpath") or sls or "service template"
     values = collect_values(kwargs)
     servicedef = _servicedef_functions()

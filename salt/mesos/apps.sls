@@ -1,28 +1,41 @@
 {#- Deploys every app in pillar mesos:apps to Marathon, once per environment
-    it lists, from its service template (see pillar/apps.sls):
-      mesos-app-<app>-<environment>: marathon_app.present
-    Marathon is reached through the marathon:* connection settings. An app
-    whose definition already matches costs one GET and reports no change. #}
+    it lists, from its service template (see pillar/apps.sls), as the state
+    mesos-app-<app>-<environment> (marathon_app.present). $tag comes from the
+    environment's `tag` or the app's, $instances from the environment
+    (default 1), other placeholders from `values` (app, then environment).
+    How long to wait and whether to roll back: mesos:deploy, overridden by
+    an app's `deploy`. Marathon is reached through the marathon:* settings. #}
 {%- from "mesos/map.jinja" import mesos with context %}
+{%- set deployed = namespace(count=0) %}
 
 {%- for app_name, app in mesos.apps | dictsort %}
-{%-   set deploy = salt["slsutil.merge"](mesos.deploy, app.get("deploy", {}), strategy="recurse") %}
+{%-   set deploy = salt["slsutil.merge"](mesos.deploy, app.get("deploy") or {}, strategy="recurse") %}
 {%-   for environment, settings in (app.get("environments") or {}) | dictsort %}
 {%-     set settings = settings or {} %}
+{%-     set tag = settings.get("tag", app.get("tag")) %}
+{%-     set values = salt["slsutil.merge"](app.get("values") or {}, settings.get("values") or {}) %}
+{%-     set deployed.count = deployed.count + 1 %}
 
 mesos-app-{{ app_name }}-{{ environment }}:
   marathon_app.present:
     - template: {{ app.template | json }}
     - environment: {{ environment | json }}
     - instances: {{ settings.get("instances", 1) | json }}
-{%-     if settings.get("tag", app.get("tag")) %}
-    - tag: {{ settings.get("tag", app.get("tag")) | string | json }}
+{%-     if tag is not none %}
+    - tag: {{ tag | string | json }}
 {%-     endif %}
-{%-     if app.get("values") or settings.get("values") %}
-    - values: {{ salt["slsutil.merge"](app.get("values", {}), settings.get("values", {})) | json }}
+{%-     if values %}
+    - values: {{ values | json }}
 {%-     endif %}
     - wait: {{ deploy.wait | json }}
     - timeout: {{ deploy.timeout | json }}
     - rollback: {{ deploy.rollback | json }}
 {%-   endfor %}
 {%- endfor %}
+
+{%- if not deployed.count %}
+
+{#- An SLS without states fails state.apply; say plainly there is nothing to do. #}
+mesos-apps-none-in-pillar:
+  test.nop: []
+{%- endif %}

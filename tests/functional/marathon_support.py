@@ -115,25 +115,29 @@ def template_copy(tmp_path):
     return path
 
 
-@pytest.fixture(scope="module")
-def module_loaders(tmp_path_factory):
-    """One set of Salt loaders per test module (building them costs ~2 s).
-
-    Its pillar is empty: tests reach their own stand-in through per-call
-    arguments (see :class:`Bound`); test_*_pillar tests cover config.get.
-    """
+def build_loaders(root, pillar=None):
+    """Salt loaders over this tree with ``pillar``, rooted at ``root``."""
     import salt.config
     from saltfactories.utils.functional import Loaders
 
     from tests.conftest import local_minion_config, write_pillar
 
-    root = tmp_path_factory.mktemp("marathon-loaders")
-    write_pillar(root / "pillar", {})
+    write_pillar(root / "pillar", pillar or {})
     opts = salt.config.minion_config(None)
     opts.update(local_minion_config(root, root / "pillar"))
     for key in ("cachedir", "pki_dir", "sock_dir", "extension_modules"):
         opts[key] = str(root / key)
-    loaders = Loaders(opts)
+    return Loaders(opts)
+
+
+@pytest.fixture(scope="module")
+def module_loaders(tmp_path_factory):
+    """One set of Salt loaders per test module (building them costs ~2 s).
+
+    Its pillar is empty: tests reach their own stand-in through per-call
+    arguments (see :class:`Bound`); tests of the pillar path use make_loaders.
+    """
+    loaders = build_loaders(tmp_path_factory.mktemp("marathon-loaders"))
     yield loaders
     loaders.reset_state()
 
