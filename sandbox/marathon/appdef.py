@@ -90,7 +90,7 @@ TOP_LEVEL_DEFAULTS = {
 }
 
 UPGRADE_STRATEGY_DEFAULTS = {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0}
-UNREACHABLE_STRATEGY_DEFAULTS = {"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0}
+UNREACHABLE_STRATEGY_DEFAULTS = {"inactiveAfterSeconds": 300, "expungeAfterSeconds": 600}
 
 HEALTH_CHECK_DEFAULTS = {
     "gracePeriodSeconds": 300,
@@ -176,10 +176,11 @@ def with_defaults(app):
     app["upgradeStrategy"] = _float_values(
         {**UPGRADE_STRATEGY_DEFAULTS, **(app.get("upgradeStrategy") or {})}
     )
-    app["unreachableStrategy"] = {
-        **UNREACHABLE_STRATEGY_DEFAULTS,
-        **(app.get("unreachableStrategy") or {}),
-    }
+    if app.get("unreachableStrategy") != "disabled":
+        app["unreachableStrategy"] = {
+            **UNREACHABLE_STRATEGY_DEFAULTS,
+            **(app.get("unreachableStrategy") or {}),
+        }
     app["networks"] = app.get("networks") or [{"mode": "host"}]
     app["fetch"] = [_fetch_defaults(entry) for entry in app["fetch"]]
     if app.get("container") is not None:

@@ -112,8 +112,14 @@ class RestartApplication(Action):
         for task in doomed:
             scheduler.kill(task)
         old_left = len(old) - len(doomed)
+        # Old instances hold capacity until their kill completed, as in Marathon.
+        old_dying = [
+            task
+            for task in scheduler.killing_tasks(self.app_id)
+            if task.config_version != app.config_version
+        ]
         instances = app.definition["instances"]
-        room = max(0, self.max_capacity - old_left - len(new))
+        room = max(0, self.max_capacity - old_left - len(old_dying) - len(new))
         for _ in range(min(instances - len(new), room)):
             scheduler.launch(app)
         return (

@@ -102,7 +102,9 @@ class Task:
         self.started_monotonic = clock.now()
 
     def mark_killing(self):
-        grace = self.definition.get("taskKillGracePeriodSeconds") or DEFAULT_KILL_GRACE_SECONDS
+        grace = self.definition.get("taskKillGracePeriodSeconds")
+        if grace is None:
+            grace = DEFAULT_KILL_GRACE_SECONDS
         self.state = KILLING
         self.kill_deadline = clock.now() + grace
 

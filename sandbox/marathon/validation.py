@@ -42,7 +42,6 @@ LIST_FIELDS = (
 OBJECT_FIELDS = (
     "container",
     "upgradeStrategy",
-    "unreachableStrategy",
     "ipAddress",
     "residency",
     "secrets",
@@ -242,8 +241,8 @@ def _resource_errors(found, app):
     if app["backoffFactor"] < 1.0:
         found.add("/backoffFactor", f"got {app['backoffFactor']}, expected 1.0 or more")
     grace = app.get("taskKillGracePeriodSeconds")
-    if grace is not None and grace <= 0:
-        found.add("/taskKillGracePeriodSeconds", f"got {grace}, expected 1 or more")
+    if grace is not None and grace < 0:
+        found.add("/taskKillGracePeriodSeconds", f"got {grace}, expected 0 or more")
 
 
 def _strategy_errors(found, app):
@@ -252,9 +251,26 @@ def _strategy_errors(found, app):
             continue
         if not is_number(value) or not 0.0 <= value <= 1.0:
             found.add(f"/upgradeStrategy/{key}", f"got {value}, expected between 0.0 and 1.0")
-    for key, value in app["unreachableStrategy"].items():
-        if not is_number(value) or value < 0:
-            found.add(f"/unreachableStrategy/{key}", f"got {value}, expected 0 or more")
+    _unreachable_strategy_errors(found, app["unreachableStrategy"])
+
+
+def _unreachable_strategy_errors(found, strategy):
+    if strategy == "disabled":
+        return
+    if not isinstance(strategy, dict):
+        found.add("/unreachableStrategy", "must be 'disabled' or an object")
+        return
+    inactive = strategy.get("inactiveAfterSeconds")
+    expunge = strategy.get("expungeAfterSeconds")
+    if not is_integer(inactive) or inactive < 1:
+        found.add(
+            "/unreachableStrategy/inactiveAfterSeconds", f"got {inactive}, expected 1 or more"
+        )
+    elif not is_integer(expunge) or expunge <= inactive:
+        found.add(
+            "/unreachableStrategy/inactiveAfterSeconds",
+            f"inactiveAfterSeconds ({inactive}) must be less than expungeAfterSeconds ({expunge})",
+        )
 
 
 def _network_errors(found, app):

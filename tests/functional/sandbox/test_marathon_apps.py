@@ -81,7 +81,6 @@ def test_get_returns_the_article_definition_as_marathon_stores_it(marathon_serve
     assert app["backoffSeconds"] == 1 and app["backoffFactor"] == 1.15
     assert app["maxLaunchDelaySeconds"] == 300
     assert app["killSelection"] == "YOUNGEST_FIRST"
-    assert set(app["unreachableStrategy"]) == {"inactiveAfterSeconds", "expungeAfterSeconds"}
     assert app["constraints"] == [] and app["portDefinitions"] == []
     # Server fields.
     assert app["versionInfo"]["lastConfigChangeAt"] == app["version"]
@@ -108,6 +107,8 @@ def test_minimal_app_gets_every_default(marathon_server):
     assert (check["gracePeriodSeconds"], check["intervalSeconds"]) == (300, 60)
     assert (check["timeoutSeconds"], check["maxConsecutiveFailures"]) == (20, 3)
     assert app["env"] == {} and app["labels"] == {}
+    assert app["unreachableStrategy"] == {"inactiveAfterSeconds": 300, "expungeAfterSeconds": 600}
+    assert app["killSelection"] == "YOUNGEST_FIRST" and app["requirePorts"] is False
 
 
 def test_two_apps_get_distinct_service_ports(marathon_server):
@@ -178,6 +179,11 @@ INVALID_DEFINITIONS = {
         with_changes(container__docker__image=""),
         "Object is not valid",
         "/container/docker/image",
+    ),
+    "unreachable inactive after expunge": (
+        with_changes(unreachableStrategy={"inactiveAfterSeconds": 60, "expungeAfterSeconds": 30}),
+        "Object is not valid",
+        "/unreachableStrategy/inactiveAfterSeconds",
     ),
     "network and networks": (
         with_changes(networks=[{"mode": "host"}]),

@@ -129,13 +129,16 @@ def test_a_new_version_that_never_turns_healthy_keeps_min_healthy_old_ones(marat
     response = put(marathon_server, {"labels": {"version": "bad", "environment": "production"}})
 
     poll_until(
-        lambda: len(get_app(marathon_server, APP_ID)["tasks"]) == 6,
+        lambda: (
+            len(get_app(marathon_server, APP_ID)["tasks"]) == 6
+            and len(live(get_app(marathon_server, APP_ID)["tasks"])) == 6
+        ),
         message="old ones above minHealthy killed, new ones started",
     )
     [deployment] = get_deployments(marathon_server)
     assert deployment["id"] == response.json()["deploymentId"]
     app = get_app(marathon_server, APP_ID)
-    healthy = [task for task in app["tasks"] if is_healthy(task)]
+    healthy = [task for task in live(app["tasks"]) if is_healthy(task)]
     assert [task["version"] for task in healthy] == [old["version"]] * 2
     assert app["deployments"] == [{"id": deployment["id"]}]
 
