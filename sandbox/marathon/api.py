@@ -120,7 +120,14 @@ def create_app(scheduler, body, force, base_url):
     scheduler.store(record)
     deployment = scheduler.start_deployment(version, {app_id: (None, record)})
     headers = {"Location": f"{base_url}/v2/apps{app_id}", **deployment_headers(deployment)}
-    return 201, app_json(scheduler, record, SINGLE_APP_EMBEDS), headers
+    # Marathon answers before any task launched: zero counts, no tasks.
+    created = {
+        **record.as_json(),
+        **count_tasks([]),
+        "deployments": [{"id": deployment.id}],
+        "tasks": [],
+    }
+    return 201, created, headers
 
 
 def update_app(scheduler, app_id, body, partial, force, base_url):

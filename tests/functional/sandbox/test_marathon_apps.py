@@ -41,6 +41,7 @@ def put(server, app_id, body, **params):
 
 
 def test_post_answers_201_with_location_and_deployment_id(marathon_server):
+    marathon_server.set_task_behaviour(start_delay=30)  # keeps the deployment running
     response = post(marathon_server, article_test_server())
 
     assert response.status_code == 201
@@ -49,9 +50,8 @@ def test_post_answers_201_with_location_and_deployment_id(marathon_server):
     app = response.json()
     assert app["id"] == APP_ID
     assert app["deployments"] == [{"id": deployment_id}]
-    assert deployment_id in {d["id"] for d in get_deployments(marathon_server)} or (
-        get_deployments(marathon_server) == []  # a fast deployment may be over already
-    )
+    assert app["tasks"] == [] and app["tasksStaged"] == app["tasksRunning"] == 0
+    assert [d["id"] for d in get_deployments(marathon_server)] == [deployment_id]
 
 
 def test_get_returns_the_article_definition_as_marathon_stores_it(marathon_server):
