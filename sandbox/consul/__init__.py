@@ -22,8 +22,16 @@ class ConsulServer(StandInServer):
     def __init__(self, host="127.0.0.1", port=0, token=None, node="consul-sandbox"):
         super().__init__(ConsulHandler, host=host, port=port)
         self.token = token
+        self.node = node
         self.state = ConsulState(node=node, address=host)
         self.state.start()
+
+    def reset(self):
+        """Start over with empty KV and catalog, like a fresh dev agent."""
+        old = self.state
+        self.state = ConsulState(node=self.node, address=old.catalog.address)
+        self.state.start()
+        old.close()
 
     def stop(self):
         # Wake blocked queries first so shutdown does not wait on them.

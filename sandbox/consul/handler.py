@@ -67,16 +67,16 @@ class ConsulHandler(JSONRequestHandler):
     def state(self):
         return self.server.state
 
-    def do_GET(self):
+    def do_GET(self):  # noqa: N802 - the stdlib's handler name
         self.dispatch()
 
-    def do_PUT(self):
+    def do_PUT(self):  # noqa: N802 - the stdlib's handler name
         self.dispatch()
 
-    def do_DELETE(self):
+    def do_DELETE(self):  # noqa: N802 - the stdlib's handler name
         self.dispatch()
 
-    def do_POST(self):
+    def do_POST(self):  # noqa: N802 - the stdlib's handler name
         self.dispatch()
 
     def dispatch(self):
