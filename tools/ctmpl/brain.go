@@ -37,10 +37,14 @@ type renderPass struct {
 	brain   *Brain
 	used    map[string]Dependency
 	missing map[string]Dependency
+	absent  map[string]Dependency // fetched, but a `key` that does not exist yet
 }
 
 func newRenderPass(brain *Brain) *renderPass {
-	return &renderPass{brain: brain, used: map[string]Dependency{}, missing: map[string]Dependency{}}
+	return &renderPass{
+		brain: brain, used: map[string]Dependency{},
+		missing: map[string]Dependency{}, absent: map[string]Dependency{},
+	}
 }
 
 // recall marks dep as used and, when it has never been fetched, as missing.
@@ -62,4 +66,5 @@ func (p *renderPass) recall(dep Dependency) (any, bool) {
 // that does not exist), so the template is not written.
 func (p *renderPass) stillMissing(dep Dependency) {
 	p.missing[dep.ID()] = dep
+	p.absent[dep.ID()] = dep
 }

@@ -11,6 +11,11 @@ import (
 	"time"
 )
 
+// maxConcurrentReads caps the non-blocking reads in flight (first fetches,
+// and re-reads after an index reset). Blocking queries are not capped:
+// each must stay open to hear about its change.
+const maxConcurrentReads = 8
+
 // Runner renders every template, keeps a view on each dependency they use,
 // and writes and runs commands when the output changes.
 type Runner struct {
@@ -20,6 +25,7 @@ type Runner struct {
 	brain     *Brain
 	views     map[string]*view
 	changed   chan struct{} // capacity 1: many notifications coalesce
+	slots     chan struct{} // shared by views: concurrent non-blocking reads
 	fatal     chan error
 	stdout    io.Writer
 	stderr    *os.File
@@ -40,6 +46,7 @@ func NewRunner(cfg *Config, templates []*Template, stdout io.Writer, stderr *os.
 		brain:     NewBrain(),
 		views:     map[string]*view{},
 		changed:   make(chan struct{}, 1),
+		slots:     make(chan struct{}, maxConcurrentReads),
 		fatal:     make(chan error, 1),
 		stdout:    stdout,
 		stderr:    stderr,
@@ -123,7 +130,7 @@ func (r *Runner) syncViews(ctx context.Context, results []*RenderResult) {
 			dep: used[id], client: r.client, brain: r.brain,
 			blockingWait: r.cfg.BlockingWait, once: r.cfg.Once,
 			logger: r.logger, verbose: r.cfg.Verbose,
-			notify: r.notifyChange, fail: r.reportFatal,
+			notify: r.notifyChange, fail: r.reportFatal, fetchSlots: r.slots,
 		}
 		v.start(ctx)
 		r.views[id] = v
@@ -241,8 +248,8 @@ func (r *Runner) output(destination string, content []byte) (bool, error) {
 // exist: otherwise a blocked -once run looks hung.
 func (r *Runner) announceMissing(results []*RenderResult) {
 	for _, result := range results {
-		for _, id := range result.missingIDs() {
-			if _, fetched := r.brain.Recall(id); fetched && !r.announced[id] {
+		for _, id := range sortedKeys(result.Absent) {
+			if !r.announced[id] {
 				r.announced[id] = true
 				r.logger.Printf("%s waits for %s to exist", result.Template.Spec.Source, id)
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"sort"
 	"text/template"
 )
 
@@ -22,6 +21,7 @@ type RenderResult struct {
 	Content  []byte
 	Used     map[string]Dependency
 	Missing  map[string]Dependency
+	Absent   map[string]Dependency // keys the template waits to exist
 	Err      error
 }
 
@@ -60,7 +60,7 @@ func (t *Template) Render(brain *Brain) *RenderResult {
 	defer func() { t.funcs.pass = nil }()
 	var out bytes.Buffer
 	err := t.parsed.Execute(&out, nil)
-	result := &RenderResult{Template: t, Used: pass.used, Missing: pass.missing}
+	result := &RenderResult{Template: t, Used: pass.used, Missing: pass.missing, Absent: pass.absent}
 	if err != nil && len(pass.missing) == 0 {
 		result.Err = err
 	}
@@ -71,11 +71,4 @@ func (t *Template) Render(brain *Brain) *RenderResult {
 }
 
 // missingIDs lists the dependencies still lacking, for log lines.
-func (r *RenderResult) missingIDs() []string {
-	ids := make([]string, 0, len(r.Missing))
-	for id := range r.Missing {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
+func (r *RenderResult) missingIDs() []string { return sortedKeys(r.Missing) }

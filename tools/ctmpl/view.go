@@ -34,6 +34,9 @@ type view struct {
 	verbose      bool
 	notify       func()
 	fail         func(error)
+	// fetchSlots bounds concurrent non-blocking reads, so a template over
+	// a thousand services does not open a thousand connections at once.
+	fetchSlots chan struct{}
 
 	received atomic.Bool
 	cancel   context.CancelFunc
@@ -63,7 +66,7 @@ func (v *view) run(ctx context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
 		started := time.Now()
-		data, meta, err := v.dep.Fetch(ctx, v.client, QueryOptions{Index: v.lastIndex, Wait: v.blockingWait})
+		data, meta, err := v.fetch(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -79,8 +82,30 @@ func (v *view) run(ctx context.Context) {
 		}
 		failures = 0
 		v.accept(data, meta)
+		if v.once && !isAbsentKey(data) {
+			// -once needs one answer; only a missing `key` is worth waiting on.
+			return
+		}
 		pause(ctx, rateLimitDelay(time.Since(started)))
 	}
+}
+
+func (v *view) fetch(ctx context.Context) (any, QueryMeta, error) {
+	opts := QueryOptions{Index: v.lastIndex, Wait: v.blockingWait}
+	if opts.Index == 0 && v.fetchSlots != nil {
+		select {
+		case v.fetchSlots <- struct{}{}:
+			defer func() { <-v.fetchSlots }()
+		case <-ctx.Done():
+			return nil, QueryMeta{}, ctx.Err()
+		}
+	}
+	return v.dep.Fetch(ctx, v.client, opts)
+}
+
+func isAbsentKey(data any) bool {
+	value, ok := data.(kvValue)
+	return ok && !value.Exists
 }
 
 // accept stores a new answer and wakes the renderer when it differs.
