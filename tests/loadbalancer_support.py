@@ -7,6 +7,7 @@ a real HAProxy serves it. Nothing here imports the code under test.
 """
 
 import contextlib
+import json
 import pathlib
 import random
 import re
@@ -82,6 +83,12 @@ def lay_down_templates(salt_call_local, pillar, role):
     if result.returncode != 0 or failed:
         raise ChainError(f"mesos.loadbalancer failed: {failed or result}")
     return template_path(pillar["mesos"]["root"], role)
+
+
+def consul_template_command(root):
+    """The reload command Salt wrote into consul-template's exec stanza (a list)."""
+    hcl = (pathlib.Path(root) / "etc/consul-template/config.hcl").read_text()
+    return json.loads(re.search(r"^\s*command = (\[.*\])$", hcl, re.M).group(1))
 
 
 def ctmpl_binary():
@@ -188,18 +195,28 @@ def prepare_runtime_dirs(root):
         (pathlib.Path(root) / directory).mkdir(parents=True, exist_ok=True)
 
 
+def is_ready(ready):
+    if isinstance(ready, int):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", ready), 0.5):
+            return True
+        return False
+    return pathlib.Path(ready).exists()
+
+
 class HAProxyProcess:
     """A real HAProxy (master-worker, foreground) serving one config file."""
 
-    def __init__(self, config_path, log_path):
+    def __init__(self, config_path, log_path, extra_arguments=()):
         self.config_path = pathlib.Path(config_path)
         self.log_path = pathlib.Path(log_path)
+        self.extra_arguments = list(extra_arguments)
         self.process = None
 
-    def start(self, wait_for_port, timeout=10):
+    def start(self, ready, timeout=10):
+        """Start; ``ready`` is a port that must accept or a path that must exist."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                ["haproxy", "-W", "-db", "-f", str(self.config_path)],
+                ["haproxy", "-W", "-db", "-f", str(self.config_path), *self.extra_arguments],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -207,13 +224,10 @@ class HAProxyProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ChainError(f"haproxy exited: {self.log_path.read_text()}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", wait_for_port), timeout=0.5),
-            ):
+            if is_ready(ready):
                 return self
             time.sleep(0.02)
-        raise ChainError(f"haproxy not listening on {wait_for_port} after {timeout}s")
+        raise ChainError(f"haproxy not ready ({ready}) after {timeout}s")
 
     def stop(self, timeout=10):
         if self.process is None or self.process.poll() is not None:
