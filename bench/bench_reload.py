@@ -1,0 +1,308 @@
+"""Reloads under load: what each reload method costs the clients.
+
+In a network namespace this benchmark creates (and always removes), a real
+HAProxy answers every request itself (``http-request return``), so HAProxy,
+not a backend, is measured. Client processes inside the namespace open a new
+TCP connection per request. First a baseline without reloads, then for each
+method the same load while the reload code (``_utils/haproxy_reload.py``,
+the one the script and the execution module run) reloads HAProxy every
+``--interval`` seconds, ``--reloads`` times. Prints a Markdown table: reloads,
+requests, failed requests, p50/p99/max latency and throughput relative to
+the baseline.
+
+    make bench-reload                     # as root
+    .venv/bin/python bench/bench_reload.py --reloads 50 --clients 2   # quicker
+"""
+
+import argparse
+import array
+import collections
+import importlib.util
+import multiprocessing
+import pathlib
+import socket
+import sys
+import tempfile
+import threading
+import time
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from sandbox.haproxy_process import HAProxyInstance  # noqa: E402
+from sandbox.netns import NetworkNamespace  # noqa: E402
+
+PORT = 8080
+REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
+# Long enough that a dropped SYN (retransmitted after 1 s, then 3 s) shows as
+# latency rather than as a failure, as clients with default timeouts see it.
+CLIENT_TIMEOUT = 10.0
+
+
+def load_reload_code():
+    path = REPO_ROOT / "_utils" / "haproxy_reload.py"
+    spec = importlib.util.spec_from_file_location("haproxy_reload", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_request():
+    """True when HAProxy answered 200 over a fresh connection."""
+    with socket.create_connection(("127.0.0.1", PORT), timeout=CLIENT_TIMEOUT) as connection:
+        connection.sendall(REQUEST)
+        answer = b""
+        for _ in range(100):
+            chunk = connection.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.startswith(b"HTTP/1.1 200") or answer.startswith(b"HTTP/1.0 200")
+
+
+def client(namespace_name, stop, hard_stop_at, rate, results):
+    """One load process: requests until ``stop`` is set; sends back latencies and failures.
+
+    With ``rate`` (requests/s) it paces itself and does not make up missed
+    slots, so a stalled request costs throughput; with 0 it runs flat out.
+    """
+    NetworkNamespace(namespace_name).enter_current_thread()
+    latencies = array.array("d")
+    errors = collections.Counter()
+    next_at = time.monotonic()
+    while not stop.is_set() and time.monotonic() < hard_stop_at:
+        if rate:
+            next_at = max(next_at + 1.0 / rate, time.monotonic() - 1.0 / rate)
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        started = time.perf_counter()
+        try:
+            succeeded = one_request()
+        except OSError as error:
+            errors[type(error).__name__] += 1
+            continue
+        if succeeded:
+            latencies.append(time.perf_counter() - started)
+        else:
+            errors["non-200 answer"] += 1
+    results.put((latencies.tobytes(), sum(errors.values()), dict(errors)))
+
+
+def reloader(namespace, reload_code, proxy, method, options, report):
+    """Reload every ``interval`` seconds (or back to back when a reload takes longer)."""
+    namespace.enter_current_thread()
+    deadline = time.monotonic() + options["max_seconds"]
+    next_at = time.monotonic()
+    durations = []
+    try:
+        while len(durations) < options["reloads"] and time.monotonic() < deadline:
+            result = reload_code.safe_reload(
+                str(proxy.config),
+                method=method,
+                haproxy="haproxy",
+                master_socket=str(proxy.master_socket),
+                pid_file=str(proxy.pid_file),
+                lock_file=str(proxy.lock_file),
+                timeout=15,
+                settle_delay=options["settle_delay"],
+            )
+            durations.append(result["duration"])
+            next_at += options["interval"]
+            time.sleep(max(0.0, next_at - time.monotonic()))
+    except Exception as error:  # reported in the table's notes, never hidden
+        report["error"] = f"{type(error).__name__}: {error}"
+    report["durations"] = durations
+
+
+def run_phase(namespace, clients, rate, seconds=None, reload_job=None):
+    """Run the load for ``seconds`` or until ``reload_job`` finishes; collect the numbers."""
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    results = context.Queue()
+    hard_stop_at = time.monotonic() + (seconds or 600) + 30
+    processes = [
+        context.Process(
+            target=client, args=(namespace.name, stop, hard_stop_at, rate / clients, results)
+        )
+        for _ in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        time.sleep(0.5)  # let every client reach its loop before measuring
+        started = time.monotonic()
+        if reload_job is None:
+            time.sleep(seconds)
+        else:
+            reload_job.start()
+            reload_job.join()
+        elapsed = time.monotonic() - started
+        stop.set()
+        collected = [results.get(timeout=CLIENT_TIMEOUT + 30) for _ in processes]
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(CLIENT_TIMEOUT + 5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    latencies = array.array("d")
+    errors = collections.Counter()
+    for raw, _failed, error_counts in collected:
+        latencies.frombytes(raw)
+        errors.update(error_counts)
+    # The half second of warm-up is in the counts too: include it in the time.
+    return sorted(latencies), errors, elapsed + 0.5
+
+
+def percentile(sorted_values, fraction):
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
+
+
+def summary(label, reloads, latencies, errors, elapsed, baseline_rate, note=""):
+    rate = len(latencies) / elapsed
+    return {
+        "label": label,
+        "reloads": reloads,
+        "requests": len(latencies) + sum(errors.values()),
+        "failed": sum(errors.values()),
+        "p50": percentile(latencies, 0.50) * 1000,
+        "p99": percentile(latencies, 0.99) * 1000,
+        "max": (latencies[-1] if latencies else float("nan")) * 1000,
+        "throughput": rate / baseline_rate if baseline_rate else 1.0,
+        "rate": rate,
+        "note": note or ", ".join(f"{name}: {count}" for name, count in errors.items()),
+    }
+
+
+def measure_method(namespace, reload_code, method, settle_delay, arguments, rate, baseline_rate):
+    with tempfile.TemporaryDirectory(prefix="hapbench-", dir="/tmp") as directory:
+        proxy = HAProxyInstance(namespace, directory, method=method, port=PORT).start()
+        try:
+            report = {}
+            options = {
+                "reloads": arguments.reloads,
+                "interval": arguments.interval,
+                "max_seconds": arguments.max_seconds,
+                "settle_delay": settle_delay,
+            }
+            job = threading.Thread(
+                target=reloader, args=(namespace, reload_code, proxy, method, options, report)
+            )
+            latencies, errors, elapsed = run_phase(
+                namespace, arguments.clients, rate, reload_job=job
+            )
+        finally:
+            proxy.stop()
+    durations = sorted(report.get("durations", []))
+    label = method if method != "syn_drop" else f"syn_drop (settle {settle_delay:g} s)"
+    note = report.get("error", "")
+    if durations:
+        note = (note + "; " if note else "") + (
+            f"reload p50 {percentile(durations, 0.5) * 1000:.0f} ms, "
+            f"max {durations[-1] * 1000:.0f} ms"
+        )
+    if errors:
+        note += "; " + ", ".join(f"{name}: {count}" for name, count in errors.items())
+    return summary(label, len(durations), latencies, errors, elapsed, baseline_rate, note)
+
+
+def measure_baseline(namespace, arguments, rate, label):
+    with tempfile.TemporaryDirectory(prefix="hapbench-", dir="/tmp") as directory:
+        proxy = HAProxyInstance(namespace, directory, method="seamless", port=PORT).start()
+        try:
+            latencies, errors, elapsed = run_phase(
+                namespace, arguments.clients, rate, seconds=arguments.baseline_seconds
+            )
+        finally:
+            proxy.stop()
+    return summary(label, 0, latencies, errors, elapsed, None)
+
+
+def markdown_table(rows, arguments):
+    offered = (
+        "flat out"
+        if arguments.load_fraction >= 1
+        else f"paced at {arguments.load_fraction:.0%} of capacity"
+    )
+    lines = [
+        f"Reload every {arguments.interval * 1000:.0f} ms (or back to back when a reload "
+        f"takes longer) under load from {arguments.clients} client processes ({offered}), "
+        "a new TCP connection per request (HAProxy 2.6, loopback, network namespace).",
+        "",
+        "| method | reloads | requests | failed | p50 ms | p99 ms | max ms "
+        "| throughput vs baseline | notes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['label']} | {row['reloads']} | {row['requests']} | {row['failed']} "
+            f"| {row['p50']:.2f} | {row['p99']:.2f} | {row['max']:.1f} "
+            f"| {row['throughput']:.0%} ({row['rate']:.0f}/s) | {row['note']} |"
+        )
+    return "\n".join(lines)
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=4, help="load processes")
+    parser.add_argument("--interval", type=float, default=0.15, help="seconds between reloads")
+    parser.add_argument("--reloads", type=int, default=200, help="reloads per method")
+    parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument("--max-seconds", type=float, default=180.0, help="cap per method")
+    parser.add_argument(
+        "--load-fraction",
+        type=float,
+        default=0.6,
+        help="offered load as a fraction of the measured capacity (1: flat out, so reload "
+        "CPU competes with the load generator on the same cores)",
+    )
+    parser.add_argument(
+        "--methods",
+        default="seamless,syn_drop,plain",
+        help="comma-separated: seamless, syn_drop, plain",
+    )
+    parser.add_argument(
+        "--settle-delays",
+        default="0.05,0.2",
+        help="syn_drop settle delays to measure (the article used 0.2 s)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    arguments = parse_arguments(argv)
+    reload_code = load_reload_code()
+    rows = []
+    with NetworkNamespace() as namespace:
+        # Many short connections: widen the port range and reuse TIME_WAIT ports.
+        namespace.run(["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65000"])
+        namespace.run(["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"])
+        capacity = measure_baseline(namespace, arguments, 0, "capacity (flat out, no reloads)")
+        rate = capacity["rate"] * arguments.load_fraction
+        if arguments.load_fraction < 1:
+            rows.append(capacity)
+            baseline = measure_baseline(
+                namespace, arguments, rate, f"baseline ({rate:.0f}/s offered, no reloads)"
+            )
+        else:
+            rate, baseline = 0, capacity
+        rows.append(baseline)
+        print(f"baseline: {baseline['rate']:.0f} requests/s", file=sys.stderr, flush=True)
+        for method in arguments.methods.split(","):
+            delays = [0.0]
+            if method == "syn_drop":
+                delays = [float(delay) for delay in arguments.settle_delays.split(",")]
+            for delay in delays:
+                row = measure_method(
+                    namespace, reload_code, method, delay, arguments, rate, baseline["rate"]
+                )
+                rows.append(row)
+                print(f"{row['label']}: done", file=sys.stderr, flush=True)
+    print(markdown_table(rows, arguments))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
