@@ -41,6 +41,9 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP)
+	runner.Reload = reload
 	if err := runner.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "ctmpl:", err)
 		return 1
@@ -48,6 +51,7 @@ func run(args []string) int {
 	return 0
 }
 
+// loadTemplates parses every source; the first failure names its file.
 func loadTemplates(specs []TemplateSpec) ([]*Template, error) {
 	templates := make([]*Template, 0, len(specs))
 	for _, spec := range specs {

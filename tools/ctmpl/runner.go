@@ -32,6 +32,9 @@ type Runner struct {
 	logger    *log.Logger
 	printed   map[string][]byte // -dry: last output printed per destination
 	announced map[string]bool   // missing keys already logged
+	// Reload asks to re-read the template sources (SIGHUP, as in
+	// consul-template); nil means never.
+	Reload <-chan os.Signal
 }
 
 func NewRunner(cfg *Config, templates []*Template, stdout io.Writer, stderr *os.File) (*Runner, error) {
@@ -170,6 +173,10 @@ func (r *Runner) waitForChange(ctx context.Context, quiesce bool) error {
 			return ctx.Err()
 		case err := <-r.fatal:
 			return err
+		case <-r.Reload:
+			if r.reloadTemplates() {
+				return nil
+			}
 		case <-r.changed:
 			if !r.allViewsReceived() {
 				continue
@@ -188,6 +195,19 @@ func (r *Runner) waitForChange(ctx context.Context, quiesce bool) error {
 			return nil
 		}
 	}
+}
+
+// reloadTemplates re-reads every source; on any error the running
+// templates stay in place, so a typo cannot take the output away.
+func (r *Runner) reloadTemplates() bool {
+	templates, err := loadTemplates(r.cfg.Templates)
+	if err != nil {
+		r.logger.Printf("reload refused, keeping the running templates: %v", err)
+		return false
+	}
+	r.templates = templates
+	r.logger.Printf("reloaded %d template(s)", len(templates))
+	return true
 }
 
 func (r *Runner) allViewsReceived() bool {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -171,6 +172,38 @@ func TestWatchKeepsGoingAfterAFailingCommand(t *testing.T) {
 	fake.putKey("k", "set")
 	harness.waitForOutput(func(text string) bool { return text == "set" })
 	waitFor(t, func() bool { return strings.Count(harness.logText(), `command "exit 7" failed: exit status 7`) >= 2 })
+}
+
+func TestReloadRereadsSourcesAndKeepsThemOnError(t *testing.T) {
+	fake := newFakeConsul(t)
+	fake.putKey("k", "v")
+	harness := newHarness(t, fake, `first {{ key "k" }}`, "")
+	source := harness.cfg.Templates[0].Source
+	reload := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	runner, err := NewRunner(harness.cfg, []*Template{harness.template}, harness.stdout, harness.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner.Reload = reload
+	go func() { done <- runner.Run(ctx) }()
+	defer func() { cancel(); _ = waitDone(t, done) }()
+	harness.waitForOutput(func(text string) bool { return text == "first v" })
+
+	if err := os.WriteFile(source, []byte(`broken {{ nosuch }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reload <- syscall.SIGHUP
+	waitFor(t, func() bool { return strings.Contains(harness.logText(), "reload refused") })
+	fake.putKey("k", "w")
+	harness.waitForOutput(func(text string) bool { return text == "first w" })
+
+	if err := os.WriteFile(source, []byte(`second {{ key "k" }} {{ keyOrDefault "other" "d" }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reload <- syscall.SIGHUP
+	harness.waitForOutput(func(text string) bool { return text == "second w d" })
 }
 
 func TestViewResetsIndexWhenItGoesBackwards(t *testing.T) {

@@ -275,6 +275,22 @@ def test_watch_reports_a_failing_command_and_keeps_going(ctmpl, consul_server, t
     assert process.wait(timeout=BOUND) == 0
 
 
+def test_sighup_rereads_the_template(ctmpl, consul_server, tmp_path):
+    put_key(consul_server.url, "service/haproxy/maxconn", "100")
+    source = write_template(tmp_path, 'maxconn {{ key "service/haproxy/maxconn" }}\n')
+    destination = tmp_path / "out"
+    process = ctmpl.start(consul_server.url, f"{source}:{destination}")
+    wait_until(lambda: read_text(destination) == "maxconn 100\n", "first render")
+
+    source.write_text('global maxconn {{ key "service/haproxy/maxconn" }}\n')
+    process.send_signal(signal.SIGHUP)
+
+    wait_until(lambda: read_text(destination) == "global maxconn 100\n", "render after SIGHUP")
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=BOUND) == 0
+
+
 def test_acl_token_from_environment_and_clear_403(ctmpl, consul_server_factory, tmp_path):
     consul = consul_server_factory(token=TOKEN)
     source = write_template(tmp_path, "{{ range services }}{{ .Name }}{{ end }}\n")
