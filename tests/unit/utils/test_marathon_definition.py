@@ -2,6 +2,10 @@
 
 import copy
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sandbox.marathon import appdef
 from tests.unit.utils.loaded import load_util
 
 marathon_definition = load_util("marathon_definition")
@@ -168,3 +172,53 @@ def test_host_network_and_uris_convert_like_marathon():
 def test_canonical_id():
     assert marathon_definition.canonical_id("app/x/") == "/app/x"
     assert marathon_definition.canonical_id("//app//x") == "/app/x"
+
+
+# Property: whatever Marathon makes of a definition (the stand-in's model of
+# its conversions and defaults), comparing the definition with it finds nothing.
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
+numbers = st.integers(min_value=1, max_value=512) | st.floats(min_value=0.01, max_value=64)
+health_checks = st.fixed_dictionaries(
+    {"protocol": st.sampled_from(["HTTP", "TCP"])},
+    optional={
+        "path": st.just("/healthcheck"),
+        "gracePeriodSeconds": st.integers(1, 600),
+        "intervalSeconds": st.integers(1, 60),
+        "maxConsecutiveFailures": st.integers(0, 5),
+    },
+)
+docker_containers = st.fixed_dictionaries(
+    {
+        "type": st.just("DOCKER"),
+        "docker": st.fixed_dictionaries(
+            {"image": st.just("registry.local/x:1"), "network": st.just("BRIDGE")},
+            optional={
+                "forcePullImage": st.booleans(),
+                "portMappings": st.lists(
+                    st.fixed_dictionaries({"containerPort": st.integers(1, 65535)}), max_size=2
+                ),
+            },
+        ),
+    }
+)
+definitions = st.fixed_dictionaries(
+    {"id": st.just("app/x/"), "cmd": st.just("run")},
+    optional={
+        "instances": st.integers(0, 10),
+        "cpus": numbers,
+        "mem": numbers,
+        "env": st.dictionaries(names.map(str.upper), names, max_size=3),
+        "labels": st.dictionaries(names, names, max_size=3),
+        "healthChecks": st.lists(health_checks, max_size=2),
+        "upgradeStrategy": st.fixed_dictionaries(
+            {}, optional={"minimumHealthCapacity": st.sampled_from([0, 0.5, 1])}
+        ),
+        "container": docker_containers,
+    },
+)
+
+
+@given(definitions)
+def test_what_marathon_stores_for_a_definition_has_no_differences(definition):
+    stored = appdef.with_defaults(appdef.convert_deprecated({**definition, "id": "/app/x"}))
+    assert differences(definition, stored) == {}
