@@ -6,6 +6,7 @@ that progress over time, on simulated tasks or real local processes.
 ``MarathonServer(...).start_in_thread()`` (see tests/fixtures/marathon.py).
 """
 
+import logging
 import signal
 import threading
 
@@ -17,6 +18,8 @@ from .runners import TaskBehaviour
 from .scheduler import Scheduler
 
 __all__ = ["MarathonServer", "add_arguments", "serve"]
+
+log = logging.getLogger(__name__)
 
 
 class MarathonServer(StandInServer):
@@ -56,8 +59,12 @@ class MarathonServer(StandInServer):
 
     def _tick_loop(self):
         while not self._ticker_stop.wait(self.tick_interval):
-            with self.scheduler.lock:
-                self.scheduler.tick()
+            try:
+                with self.scheduler.lock:
+                    self.scheduler.tick()
+            except Exception:
+                # One bad step must not freeze every deployment for good.
+                log.exception("marathon stand-in: scheduler step failed")
 
     def stop(self):
         """Stop serving, then the ticker, then every task process."""

@@ -8,6 +8,7 @@ import base64
 import binascii
 import hmac
 import json
+import logging
 import re
 from urllib.parse import unquote
 
@@ -15,6 +16,8 @@ from sandbox.httpserver import JSONRequestHandler
 
 from . import api, appdef
 from .scheduler import FIRST_SERVICE_PORT, LAST_SERVICE_PORT
+
+log = logging.getLogger(__name__)
 
 APP_SUFFIXES = [
     (re.compile(r"^(?P<id>/.+)/versions/(?P<version>[^/]+)$"), "version"),
@@ -80,6 +83,10 @@ class MarathonHandler(JSONRequestHandler):
             status, payload, headers = self._route(body)
         except api.ApiError as error:
             status, payload, headers = error.status, error.payload, {}
+        except Exception as error:
+            # Marathon answers 500 with a message rather than dropping the connection.
+            log.exception("marathon stand-in: %s %s failed", self.command, self.path)
+            status, payload, headers = 500, {"message": f"{type(error).__name__}: {error}"}, {}
         headers = {**headers, "X-Marathon-Leader": self.server.url}
         if payload is None:
             self.send_body(status, b"", headers=headers)

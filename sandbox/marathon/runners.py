@@ -10,6 +10,7 @@ gone) and ``shutdown()``.
 
 import contextlib
 import http.client
+import logging
 import os
 import shutil
 import signal
@@ -22,6 +23,8 @@ import threading
 from . import clock
 from .tasks import RUNNING, STAGING
 
+log = logging.getLogger(__name__)
+
 
 class TaskBehaviour:
     """What tests decide about tasks: how long they take to start and
@@ -31,9 +34,19 @@ class TaskBehaviour:
     def __init__(self, start_delay=0.0, healthy=True):
         self.start_delay = float(start_delay)
         self.healthy = healthy
+        self.failure_reported = False
 
     def is_healthy(self, definition):
-        return bool(self.healthy(definition)) if callable(self.healthy) else bool(self.healthy)
+        if not callable(self.healthy):
+            return bool(self.healthy)
+        try:
+            return bool(self.healthy(definition))
+        except Exception:
+            # A broken test callable reads as unhealthy and shows in the log, once.
+            if not self.failure_reported:
+                self.failure_reported = True
+                log.exception("marathon stand-in: the healthy callable failed")
+            return False
 
 
 class SimulatedRunner:

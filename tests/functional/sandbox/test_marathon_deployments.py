@@ -331,3 +331,21 @@ def test_a_deployment_to_zero_instances_finishes(marathon_server):
     app = deployed(marathon_server, {"instances": 0})
 
     assert app["tasks"] == [] and app["instances"] == 0
+
+
+def test_a_failing_healthy_callable_reads_as_unhealthy_and_the_server_goes_on(marathon_server):
+    def broken(definition):
+        return definition["labels"]["missing"]
+
+    marathon_server.set_task_behaviour(APP_ID, healthy=broken)
+    put(marathon_server, article_test_server(instances=1))
+
+    put(marathon_server, {"cmd": "sleep 1000"}, "/other")
+
+    other = poll_until(
+        lambda: (app := get_app(marathon_server, "/other"))["deployments"] == [] and app,
+        message="/other deployed next to the stuck app",
+    )
+    assert other["tasksRunning"] == 1
+    app = get_app(marathon_server, APP_ID)
+    assert app["tasksHealthy"] == 0 and app["deployments"]
