@@ -3,7 +3,11 @@
 #   (the prefix service-wrapper reads and the Marathon app id shares). The
 #   app-level `config` holds shared defaults; an environment's `config`
 #   overrides them key by key. KEYs must be valid environment variable names.
-# - template/tag/instances: how mesos.apps deploys it to Marathon.
+# - template/tag/instances: how mesos.apps deploys it to Marathon. The
+#   template (salt://, path, http(s)://, s3://) has $environment, $instances
+#   and $tag placeholders; an environment may set its own `tag` (canary),
+#   `values` fill any other $placeholder, and `deploy: {timeout, rollback}`
+#   overrides mesos:deploy for this app.
 # - haproxy: how the load balancers health-check and expose it.
 mesos:
   apps:
