@@ -10,7 +10,6 @@ gone) and ``shutdown()``.
 
 import contextlib
 import http.client
-import logging
 import os
 import shutil
 import signal
@@ -23,8 +22,6 @@ import threading
 from . import clock
 from .tasks import RUNNING, STAGING
 
-log = logging.getLogger(__name__)
-
 
 class TaskBehaviour:
     """What tests decide about tasks: how long they take to start and
@@ -34,19 +31,16 @@ class TaskBehaviour:
     def __init__(self, start_delay=0.0, healthy=True):
         self.start_delay = float(start_delay)
         self.healthy = healthy
-        self.failure_reported = False
 
-    def is_healthy(self, definition):
+    def evaluate(self, definition):
+        """(healthy, failure cause); a callable that raises reads as
+        unhealthy, and its error becomes the health check's failure cause."""
         if not callable(self.healthy):
-            return bool(self.healthy)
+            return bool(self.healthy), "simulated failure"
         try:
-            return bool(self.healthy(definition))
-        except Exception:
-            # A broken test callable reads as unhealthy and shows in the log, once.
-            if not self.failure_reported:
-                self.failure_reported = True
-                log.exception("marathon stand-in: the healthy callable failed")
-            return False
+            return bool(self.healthy(definition)), "simulated failure"
+        except Exception as error:
+            return False, f"the healthy callable raised {type(error).__name__}: {error}"
 
 
 class SimulatedRunner:
@@ -63,14 +57,12 @@ class SimulatedRunner:
     def check_health(self, task, behaviour):
         if task.state != RUNNING:
             return
-        healthy = behaviour.is_healthy({**task.definition, "version": task.version})
+        healthy, cause = behaviour.evaluate({**task.definition, "version": task.version})
         for check, result in zip(task.definition["healthChecks"], task.health, strict=True):
             if healthy:
                 result.record_success()
             else:
-                result.record_failure(
-                    "simulated failure", task.started_monotonic, check, clock.now(), True
-                )
+                result.record_failure(cause, task.started_monotonic, check, clock.now(), True)
 
     def kill(self, task):
         task.mark_killing()

@@ -338,7 +338,9 @@ def test_a_failing_healthy_callable_reads_as_unhealthy_and_the_server_goes_on(ma
         return definition["labels"]["missing"]
 
     marathon_server.set_task_behaviour(APP_ID, healthy=broken)
-    put(marathon_server, article_test_server(instances=1))
+    body = article_test_server(instances=1)
+    body["healthChecks"][0]["gracePeriodSeconds"] = 0
+    put(marathon_server, body)
 
     put(marathon_server, {"cmd": "sleep 1000"}, "/other")
 
@@ -349,3 +351,6 @@ def test_a_failing_healthy_callable_reads_as_unhealthy_and_the_server_goes_on(ma
     assert other["tasksRunning"] == 1
     app = get_app(marathon_server, APP_ID)
     assert app["tasksHealthy"] == 0 and app["deployments"]
+    [result] = app["tasks"][0]["healthCheckResults"]
+    assert result["alive"] is False
+    assert result["lastFailureCause"] == "the healthy callable raised KeyError: 'missing'"
