@@ -22,6 +22,7 @@ type fakeConsul struct {
 	t        *testing.T
 	server   *httptest.Server
 	token    string
+	latency  time.Duration // added to every answer, as a busy server would
 	mu       sync.Mutex
 	index    uint64
 	wake     chan struct{}
@@ -103,6 +104,7 @@ func (f *fakeConsul) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ACL not found", http.StatusForbidden)
 		return
 	}
+	time.Sleep(f.latency)
 	query := r.URL.Query()
 	if !f.block(w, r, query) {
 		return

@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,6 +27,8 @@ type Runner struct {
 	views     map[string]*view
 	changed   chan struct{} // capacity 1: many notifications coalesce
 	slots     chan struct{} // shared by views: concurrent non-blocking reads
+	settled   chan struct{} // closed when no template lacks unfetched data
+	settle    sync.Once
 	fatal     chan error
 	stdout    io.Writer
 	stderr    *os.File
@@ -50,6 +53,7 @@ func NewRunner(cfg *Config, templates []*Template, stdout io.Writer, stderr *os.
 		views:     map[string]*view{},
 		changed:   make(chan struct{}, 1),
 		slots:     make(chan struct{}, maxConcurrentReads),
+		settled:   make(chan struct{}),
 		fatal:     make(chan error, 1),
 		stdout:    stdout,
 		stderr:    stderr,
@@ -71,6 +75,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	for {
 		results := r.renderAll()
 		r.syncViews(viewsCtx, results)
+		if !lacksUnfetchedData(results) {
+			r.settle.Do(func() { close(r.settled) })
+		}
 		if err := firstError(results); err != nil {
 			if r.cfg.Once {
 				return err
@@ -133,7 +140,8 @@ func (r *Runner) syncViews(ctx context.Context, results []*RenderResult) {
 			dep: used[id], client: r.client, brain: r.brain,
 			blockingWait: r.cfg.BlockingWait, once: r.cfg.Once,
 			logger: r.logger, verbose: r.cfg.Verbose,
-			notify: r.notifyChange, fail: r.reportFatal, fetchSlots: r.slots,
+			notify: r.notifyChange, fail: r.reportFatal,
+			fetchSlots: r.slots, settled: r.settled,
 		}
 		v.start(ctx)
 		r.views[id] = v
@@ -285,6 +293,19 @@ func (r *Runner) describeStop(err error, results []*RenderResult) error {
 		return errors.New("interrupted")
 	}
 	return err
+}
+
+// lacksUnfetchedData reports a dependency never answered yet; a `key`
+// answered as absent does not count, its view must block to see it appear.
+func lacksUnfetchedData(results []*RenderResult) bool {
+	for _, result := range results {
+		for id := range result.Missing {
+			if _, absent := result.Absent[id]; !absent {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func firstError(results []*RenderResult) error {

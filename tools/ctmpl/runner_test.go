@@ -162,6 +162,38 @@ func TestWatchQuiescenceCoalescesABurst(t *testing.T) {
 	waitForFile(t, marker, "reload\nreload\n")
 }
 
+func TestWatchBlocksOnlyAfterTheFirstDataIsIn(t *testing.T) {
+	fake := newFakeConsul(t)
+	for _, name := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} {
+		fake.register(fakeInstance{Node: "n", Name: name, Port: 1, Checks: passing(name)})
+	}
+	// Slower than minQueryInterval, and more services than concurrent
+	// reads: without the gate, early views would block while later ones
+	// still wait for their first read.
+	fake.latency = 2 * minQueryInterval
+	harness := newHarness(t, fake, `{{ range services }}{{ range service .Name }}{{ .ID }} {{ end }}{{ end }}`, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := harness.runInBackground(ctx)
+	defer func() { cancel(); _ = waitDone(t, done) }()
+	harness.waitForOutput(func(text string) bool { return text == "a b c d e f g h i j " })
+	fake.waitForRequest(func(uri string) bool { return strings.Contains(uri, "index=") })
+
+	lastFirstRead, firstBlocking := -1, -1
+	for i, uri := range fake.requestLog() {
+		switch {
+		case strings.Contains(uri, "index="):
+			if firstBlocking < 0 {
+				firstBlocking = i
+			}
+		default:
+			lastFirstRead = i
+		}
+	}
+	if firstBlocking < lastFirstRead {
+		t.Errorf("blocking query %d before first read %d: %v", firstBlocking, lastFirstRead, fake.requestLog())
+	}
+}
+
 func TestWatchKeepsGoingAfterAFailingCommand(t *testing.T) {
 	fake := newFakeConsul(t)
 	harness := newHarness(t, fake, `{{ keyOrDefault "k" "none" }}`, "exit 7")

@@ -37,6 +37,9 @@ type view struct {
 	// fetchSlots bounds concurrent non-blocking reads, so a template over
 	// a thousand services does not open a thousand connections at once.
 	fetchSlots chan struct{}
+	// settled opens once the templates' first data is all in; blocking
+	// queries wait for it so they do not compete with the first reads.
+	settled <-chan struct{}
 
 	received atomic.Bool
 	cancel   context.CancelFunc
@@ -92,6 +95,13 @@ func (v *view) run(ctx context.Context) {
 
 func (v *view) fetch(ctx context.Context) (any, QueryMeta, error) {
 	opts := QueryOptions{Index: v.lastIndex, Wait: v.blockingWait}
+	if opts.Index > 0 && v.settled != nil {
+		select {
+		case <-v.settled:
+		case <-ctx.Done():
+			return nil, QueryMeta{}, ctx.Err()
+		}
+	}
 	if opts.Index == 0 && v.fetchSlots != nil {
 		select {
 		case v.fetchSlots <- struct{}{}:
