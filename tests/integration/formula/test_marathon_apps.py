@@ -3,6 +3,7 @@ against the Marathon stand-in (pillar ``marathon:urls`` points at it)."""
 
 import pytest
 
+from tests.conftest import write_pillar
 from tests.functional.marathon_support import (
     TEST_SERVER_ID,
     TEST_SERVER_TEMPLATE,
@@ -97,3 +98,25 @@ def test_mesos_apps_with_no_apps_is_a_clean_no_op(salt_call, marathon_server):
     result = salt_call.run("state.apply", "mesos.apps")
     assert result.returncode == 0, result
     assert marathon_server.requests == []
+
+
+def test_real_master_and_minion_apply_mesos_apps(salt_minion, master_pillar_dir, marathon_server):
+    # The minion got marathon/marathon_app from the master (saltutil.sync_all).
+    write_pillar(master_pillar_dir, apps_pillar(marathon_server))
+    try:
+        cli = salt_minion.salt_call_cli()
+        assert cli.run("saltutil.refresh_pillar", wait=True).returncode == 0
+        first = cli.run("state.apply", "mesos.apps")
+        assert first.returncode == 0, first
+        assert all(state["result"] is True for state in first.data.values())
+        version = raw_app(marathon_server, TEST_SERVER_ID)["version"]
+        assert_serving(marathon_server, TEST_SERVER_ID, version, IMAGE, 4)
+
+        marathon_server.clear_requests()
+        second = cli.run("state.apply", "mesos.apps")
+        assert second.returncode == 0, second
+        assert [state["changes"] for state in second.data.values()] == [{}, {}]
+        assert {method for method, _path in marathon_server.requests} == {"GET"}
+    finally:
+        write_pillar(master_pillar_dir, {})
+        salt_minion.salt_call_cli().run("saltutil.refresh_pillar", wait=True)
