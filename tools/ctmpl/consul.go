@@ -88,7 +88,7 @@ func NewConsulClient(addr, token string, maxStale time.Duration) (*ConsulClient,
 	}, nil
 }
 
-// Get reads one endpoint. A 404 is not an error: meta.NotFound is set and
+// Get reads one endpoint; path must be URL-escaped already. A 404 is not an error: meta.NotFound is set and
 // the index still counts, because blocking on a missing key is how `key`
 // waits for it to appear.
 func (c *ConsulClient) Get(ctx context.Context, path string, query url.Values, opts QueryOptions) ([]byte, QueryMeta, error) {
@@ -144,7 +144,7 @@ func (c *ConsulClient) get(ctx context.Context, path string, query url.Values, o
 	}
 }
 
-func (c *ConsulClient) requestURL(path string, query url.Values, opts QueryOptions, stale bool) string {
+func (c *ConsulClient) requestURL(escapedPath string, query url.Values, opts QueryOptions, stale bool) string {
 	values := url.Values{}
 	for key, list := range query {
 		values[key] = append([]string(nil), list...)
@@ -156,9 +156,11 @@ func (c *ConsulClient) requestURL(path string, query url.Values, opts QueryOptio
 	if stale {
 		values.Set("stale", "")
 	}
+	// path arrives escaped (a key may hold "?" or spaces); RawPath keeps
+	// that escaping, Path must be its decoded twin for url.URL to use it.
 	full := *c.base
-	full.Path = strings.TrimSuffix(c.base.Path, "/") + path
-	full.RawPath = ""
+	full.RawPath = strings.TrimSuffix(c.base.EscapedPath(), "/") + escapedPath
+	full.Path, _ = url.PathUnescape(full.RawPath)
 	// Flags such as ?passing count by presence; Encode writes them as "passing=".
 	full.RawQuery = strings.ReplaceAll(values.Encode(), "=&", "&")
 	full.RawQuery = strings.TrimSuffix(full.RawQuery, "=")
