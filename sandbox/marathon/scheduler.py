@@ -46,7 +46,8 @@ class Scheduler:
         self.lock = threading.RLock()
         self.apps = {}  # id -> current AppRecord
         self.versions = {}  # id -> {version: AppRecord}, oldest first
-        self.tasks = {}  # task id -> Task
+        self.tasks = {}  # task id -> Task, oldest first
+        self._tasks_by_app = {}  # app id -> {task id: Task}, so per-app lookups stay cheap
         self.deployments = {}  # id -> Deployment, oldest first
         self.last_task_failures = {}  # app id -> lastTaskFailure JSON
         self.launch_backoff = {}  # app id -> (delay seconds, not before)
@@ -108,7 +109,7 @@ class Scheduler:
     # -- tasks ------------------------------------------------------------
 
     def tasks_of(self, app_id):
-        return [task for task in self.tasks.values() if task.app_id == app_id]
+        return list(self._tasks_by_app.get(app_id, {}).values())
 
     def alive_tasks(self, app_id):
         return [task for task in self.tasks_of(app_id) if task.alive]
@@ -134,7 +135,7 @@ class Scheduler:
             self._host_ports(record.definition, count),
             service_ports,
         )
-        self.tasks[task.id] = task
+        self._add_task(task)
         self.runner.start(task, self.behaviour_for(app_id))
         return task
 
@@ -153,13 +154,24 @@ class Scheduler:
         self._next_simulated_port += count
         return ports
 
+    def _add_task(self, task):
+        self.tasks[task.id] = task
+        self._tasks_by_app.setdefault(task.app_id, {})[task.id] = task
+
+    def _remove_task(self, task):
+        self.tasks.pop(task.id, None)
+        of_app = self._tasks_by_app.get(task.app_id, {})
+        of_app.pop(task.id, None)
+        if not of_app:
+            self._tasks_by_app.pop(task.app_id, None)
+
     def kill(self, task):
         if task.alive:
             self.runner.kill(task)
 
     def _task_ended(self, task, state, message):
         """A task stopped on its own: remember the failure, back off launches."""
-        self.tasks.pop(task.id, None)
+        self._remove_task(task)
         self.last_task_failures[task.app_id] = task.failure_json(state, message)
         record = self.apps.get(task.app_id)
         if record is None:
@@ -228,7 +240,7 @@ class Scheduler:
         behaviour = self.behaviour_for(task.app_id)
         if task.state == KILLING:
             if self.runner.reap(task):
-                self.tasks.pop(task.id, None)
+                self._remove_task(task)
             return
         ended = self.runner.poll(task, behaviour)
         if ended is not None:
@@ -254,3 +266,4 @@ class Scheduler:
     def shutdown(self):
         self.runner.shutdown()
         self.tasks.clear()
+        self._tasks_by_app.clear()
