@@ -2,7 +2,8 @@
 # - config: app settings, written to Consul KV at app/<environment>/<app>/<KEY>
 #   (the prefix service-wrapper reads and the Marathon app id shares). The
 #   app-level `config` holds shared defaults; an environment's `config`
-#   overrides them key by key. KEYs must be valid environment variable names.
+#   overrides them key by key. KEYs must be valid environment variable names;
+#   values must be strings (quote numbers and booleans: WORKERS: '4').
 # - template/tag/instances: how mesos.apps deploys it to Marathon. The
 #   template (salt://, path, http(s)://, s3://) has $environment, $instances
 #   and $tag placeholders; an environment may set its own `tag` (canary),
