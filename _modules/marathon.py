@@ -18,7 +18,6 @@ Functions raise ``CommandExecutionError`` when Marathon fails or refuses, and
 
 import logging
 import os
-import re
 import time
 import urllib.parse
 
@@ -38,8 +37,6 @@ CONNECTION_SETTINGS = (
     "request_timeout",
     "poll_interval",
 )
-# One Marathon id segment: what $environment may expand to inside an app id.
-ENVIRONMENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 
 def __virtual__():  # noqa: N807 - the name Salt's loader calls
@@ -217,7 +214,7 @@ def rm_app(id, force=False, wait=True, timeout=DEFAULT_TIMEOUT, **connection):
     """
     app_id = _app_id(id)
     client = _client(connection)
-    answer = client.delete_app(app_id, force=_flag(force, "force"))
+    answer = client.delete_app(app_id, force=_check("flag", force, "force"))
     return _finish(client, app_id, answer, wait, timeout, connection)
 
 
@@ -233,7 +230,7 @@ def restart_app(id, force=False, wait=True, timeout=DEFAULT_TIMEOUT, **connectio
     """
     app_id = _app_id(id)
     client = _client(connection)
-    answer = client.restart_app(app_id, force=_flag(force, "force"))
+    answer = client.restart_app(app_id, force=_check("flag", force, "force"))
     return _finish(client, app_id, answer, wait, timeout, connection)
 
 
@@ -252,7 +249,7 @@ def rollback(id, version=None, force=False, wait=True, timeout=DEFAULT_TIMEOUT, 
     client = _client(connection)
     if version is None:
         version = _version_before_current(client, app_id)
-    answer = client.put_app(app_id, {"version": str(version)}, force=_flag(force, "force"))
+    answer = client.put_app(app_id, {"version": str(version)}, force=_check("flag", force, "force"))
     return _finish(client, app_id, answer, wait, timeout, connection)
 
 
@@ -276,8 +273,8 @@ def render_template(
     _reject_unknown_arguments(options)
     text = _read_template(template, saltenv, options)
     placeholders = dict(values or {})
-    placeholders["environment"] = _environment(environment)
-    placeholders["instances"] = _positive_int(instances, "instances")
+    placeholders["environment"] = _check("environment", environment)
+    placeholders["instances"] = _check("positive_int", instances, "instances")
     if tag is not None:
         placeholders["tag"] = str(tag)
     try:
@@ -369,12 +366,12 @@ def _errors():
 
 def _rollout_options(force, wait, timeout, rollback, connection):
     return {
-        "force": _flag(force, "force"),
-        "wait": _flag(wait, "wait"),
-        "rollback": _flag(rollback, "rollback"),
-        "timeout": _positive_number(timeout, "timeout"),
-        "poll_interval": _positive_number(
-            _setting("poll_interval", connection) or 1, "poll_interval"
+        "force": _check("flag", force, "force"),
+        "wait": _check("flag", wait, "wait"),
+        "rollback": _check("flag", rollback, "rollback"),
+        "timeout": _check("positive_seconds", timeout, "timeout"),
+        "poll_interval": _check(
+            "positive_seconds", _setting("poll_interval", connection) or 1, "poll_interval"
         ),
     }
 
@@ -426,18 +423,7 @@ def _app_id(app_id):
 
 def _checked_definition(definition, app_id=None):
     """A definition dict with a canonical id; ``app_id`` (from the path) wins, as in Marathon."""
-    if isinstance(definition, str):
-        definition = __utils__["servicedef.parse_json"](definition, source="definition")
-    if not isinstance(definition, dict):
-        raise SaltInvocationError(
-            f"an app definition is a JSON object, not {type(definition).__name__}"
-        )
-    if "version" in definition:
-        raise SaltInvocationError(
-            "an app definition must not contain 'version': Marathon reads it as "
-            "'roll back to that version' (use marathon.rollback)"
-        )
-    definition = dict(definition)
+    definition = _check("definition_object", definition, __utils__["servicedef.parse_json"])
     if app_id is None:
         if not definition.get("id"):
             raise SaltInvocationError("the app definition has no 'id'")
@@ -461,7 +447,8 @@ def _read_template(template, saltenv, options):
             endpoint = _setting("s3_endpoint_url", options) or os.environ.get("AWS_ENDPOINT_URL")
             return fetch["fetch_s3"](template, endpoint_url=endpoint)
         if scheme in ("", "file"):
-            return _read_local_file(urllib.parse.urlsplit(template).path if scheme else template)
+            path = urllib.parse.urlsplit(template).path if scheme else template
+            return __utils__["template_fetch.read_local"](path)
     except FileNotFoundError as exc:
         raise SaltInvocationError(str(exc)) from None
     except OSError as exc:
@@ -478,45 +465,5 @@ def _read_salt_file(template, saltenv):
     return text
 
 
-def _read_local_file(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"template {path} does not exist") from None
-
-
-def _environment(environment):
-    if not isinstance(environment, str) or not ENVIRONMENT_NAME.match(environment):
-        raise SaltInvocationError(
-            f"environment must be a lowercase name like 'production' (letters, digits, '-', '.'), "
-            f"not {environment!r}"
-        )
-    return environment
-
-
-def _positive_int(value, name):
-    number = value
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value)
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise SaltInvocationError(f"{name} must be a positive integer, not {value!r}")
-    return number
-
-
-def _positive_number(value, name):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = None
-    if isinstance(value, bool) or number is None or not number > 0:
-        raise SaltInvocationError(f"{name} must be a positive number of seconds, not {value!r}")
-    return number
-
-
-def _flag(value, name):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise SaltInvocationError(f"{name} must be true or false, not {value!r}")
+def _check(name, *args):
+    return __utils__[f"marathon_arguments.{name}"](*args)

@@ -1,11 +1,11 @@
-"""Fetch service templates over HTTP(S) or from S3 (the build artifacts).
+"""Read service templates from a local path, over HTTP(S) or from S3.
 
-``salt://`` and local paths are read by the execution module itself; this
-file holds the network sources. Errors are typed so callers can tell a
+``salt://`` templates are read by the execution module (through the Salt
+fileserver); this file holds the other sources. Errors are typed so callers can tell a
 missing template (a bad argument) from an unreachable store:
 :class:`TemplateNotFoundError` (a ``FileNotFoundError``) and
 :class:`TemplateUnreachableError` (an ``OSError``).
-The loader exposes :func:`fetch_http`, :func:`fetch_s3`.
+The loader exposes :func:`read_local`, :func:`fetch_http`, :func:`fetch_s3`.
 """
 
 import urllib.parse
@@ -19,6 +19,15 @@ class TemplateNotFoundError(FileNotFoundError):
 
 class TemplateUnreachableError(OSError):
     """The store could not be asked (network, credentials, server error)."""
+
+
+def read_local(path):
+    """Read a template from the local file system."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise TemplateNotFoundError(f"template {path} does not exist") from None
 
 
 def fetch_http(url, timeout=30.0, verify=True):
