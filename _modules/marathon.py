@@ -178,8 +178,9 @@ def update_app(
     With ``wait`` (default) it waits up to ``timeout`` seconds for the
     deployment, logging progress; when it does not finish and ``rollback``
     is on (default), the deployment is reverted (a new app is removed) and
-    the error says what serves now. A 409 "locked" waits for the running
-    deployment within the same timeout; ``force=True`` overrides it instead.
+    the error says what serves now. A 409 "locked" first waits up to
+    ``timeout`` for the running deployment to end, then fails naming it;
+    ``force=True`` overrides it instead. A rollback gets ``timeout`` again.
 
     Returns ``{"app", "deploymentId", "version", "previousVersion",
     "created", "finished", "instances": {requested, running, healthy, ...}}``.

@@ -5,8 +5,8 @@ The ``marathon`` execution module calls :func:`apply_definition`,
 ``__utils__``; they take a client from ``marathon_client.connect``.
 
 - The PUT creates or updates (never POST-then-PUT). A 409 "locked" answer
-  waits for the running deployments to end, within the same deadline, and
-  only overrides them with ``force=True`` when the caller asked for it.
+  waits (up to the timeout) for the running deployments to end, and only
+  overrides them with ``force=True`` when the caller asked for it.
 - Waiting polls ``/v2/deployments`` and the app, logging each change of
   progress (step i/n, healthy x/y) and stops at the deadline.
 - Rolling back an update asks Marathon to revert the deployment
@@ -36,12 +36,12 @@ class DeploymentTimeoutError(CommandExecutionError):
 def apply_definition(client, errors, app_id, definition, options):
     """PUT ``definition``, wait and roll back as ``options`` say; return the outcome.
 
-    ``options``: ``force``, ``wait``, ``timeout`` (seconds for lock waiting
-    plus the deployment), ``rollback``, ``poll_interval``.
+    ``options``: ``force``, ``wait``, ``rollback``, ``poll_interval`` and
+    ``timeout``: seconds to wait for deployments that lock the app, then
+    again for ours once it started (a long lock does not eat our rollout's
+    time), and again for a rollback.
     """
-    deadline = time.monotonic() + options["timeout"]
-    previous = client.find_app(app_id)
-    answer = _put_when_unlocked(client, errors, app_id, definition, options, deadline)
+    previous, answer = _put_when_unlocked(client, errors, app_id, definition, options)
     deployment_id = answer.get("deploymentId")
     log.info(
         "Marathon deployment %s of %s started (version %s)",
@@ -51,6 +51,7 @@ def apply_definition(client, errors, app_id, definition, options):
     )
     if not options["wait"]:
         return _outcome(app_id, answer, previous, None, finished=False)
+    deadline = time.monotonic() + options["timeout"]
     try:
         app = wait_for_deployment(client, app_id, deployment_id, deadline, options["poll_interval"])
     except DeploymentTimeoutError as exc:
@@ -123,11 +124,17 @@ def instance_counts(app):
     }
 
 
-def _put_when_unlocked(client, errors, app_id, definition, options, deadline):
-    """PUT, waiting out deployments that lock the app until the deadline."""
+def _put_when_unlocked(client, errors, app_id, definition, options):
+    """PUT, waiting out deployments that lock the app; return (app before, answer).
+
+    The app is read again before every attempt: what a locking deployment
+    leaves behind is the version a rollback returns to.
+    """
+    deadline = time.monotonic() + options["timeout"]
     while True:
+        previous = client.find_app(app_id)
         try:
-            return client.put_app(app_id, definition, force=options["force"])
+            return previous, client.put_app(app_id, definition, force=options["force"])
         except errors.MarathonLockedError as exc:
             locking = ", ".join(exc.deployment_ids)
             if time.monotonic() >= deadline:
