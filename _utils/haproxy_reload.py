@@ -503,6 +503,14 @@ def check_arguments(method, master_socket, pid_file, timeout, settle_delay):
         raise ReloadError(f"settle delay must not be negative, not {settle_delay!r}")
 
 
+def check_process_model(method, path):
+    """Refuse a daemon-style reload of a master-worker config: -sf would replace the master."""
+    if method != "seamless" and global_setting(path, "master-worker") is not None:
+        raise ReloadError(
+            f"{path} runs HAProxy master-worker: reload it with the seamless method, not {method}"
+        )
+
+
 def remove_stale_rules(method, iptables, warnings):
     """Remove DROP rules a killed syn_drop run left; only syn_drop insists on iptables."""
     if method != "syn_drop" and shutil.which(iptables) is None:
@@ -575,6 +583,7 @@ def safe_reload(
         locked_at = time.time()
         stale_rules = remove_stale_rules(method, iptables, warnings)
         check_output = check_config(candidate or config, haproxy, deadline.remaining())
+        check_process_model(method, candidate or config)
         syn_drop = None
         if method == "syn_drop":
             syn_drop = {

@@ -19,6 +19,7 @@ import array
 import collections
 import importlib.util
 import multiprocessing
+import os
 import pathlib
 import socket
 import sys
@@ -34,9 +35,9 @@ from sandbox.netns import NetworkNamespace  # noqa: E402
 
 PORT = 8080
 REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
-# Long enough that a dropped SYN (retransmitted after 1 s, then 3 s) shows as
-# latency rather than as a failure, as clients with default timeouts see it.
-CLIENT_TIMEOUT = 10.0
+# Long enough that dropped SYNs (retransmitted after 1, 3, 7, 15 s) show as
+# latency rather than as failures; Linux itself gives a connect ~2 minutes.
+CLIENT_TIMEOUT = 30.0
 
 
 def load_reload_code():
@@ -176,10 +177,34 @@ def summary(label, reloads, latencies, errors, elapsed, baseline_rate, note=""):
     }
 
 
-def measure_method(namespace, reload_code, method, settle_delay, arguments, rate, baseline_rate):
+def reload_notes(report, errors):
+    durations = sorted(report.get("durations", []))
+    notes = [report["error"]] if "error" in report else []
+    if durations:
+        notes.append(
+            f"reload p50 {percentile(durations, 0.5) * 1000:.0f} ms, "
+            f"max {durations[-1] * 1000:.0f} ms"
+        )
+    notes += [f"{name}: {count}" for name, count in errors.items()]
+    return "; ".join(notes)
+
+
+def measure_method(namespace, reload_code, method, settle_delay, arguments, rate):
+    """Two rows for one method: its own baseline (same process model), then under reloads.
+
+    The baseline runs just before the reloads on the same HAProxy, so other
+    work on the machine affects both alike.
+    """
+    label = method if method != "syn_drop" else f"syn_drop (settle {settle_delay:g} s)"
     with tempfile.TemporaryDirectory(prefix="hapbench-", dir="/tmp") as directory:
         proxy = HAProxyInstance(namespace, directory, method=method, port=PORT).start()
         try:
+            baseline = summary(
+                f"{label}: no reloads",
+                0,
+                *run_phase(namespace, arguments.clients, rate, seconds=arguments.baseline_seconds),
+                None,
+            )
             report = {}
             options = {
                 "reloads": arguments.reloads,
@@ -195,29 +220,27 @@ def measure_method(namespace, reload_code, method, settle_delay, arguments, rate
             )
         finally:
             proxy.stop()
-    durations = sorted(report.get("durations", []))
-    label = method if method != "syn_drop" else f"syn_drop (settle {settle_delay:g} s)"
-    note = report.get("error", "")
-    if durations:
-        note = (note + "; " if note else "") + (
-            f"reload p50 {percentile(durations, 0.5) * 1000:.0f} ms, "
-            f"max {durations[-1] * 1000:.0f} ms"
-        )
-    if errors:
-        note += "; " + ", ".join(f"{name}: {count}" for name, count in errors.items())
-    return summary(label, len(durations), latencies, errors, elapsed, baseline_rate, note)
+    reloaded = summary(
+        f"**{label}: reloads**",
+        len(report.get("durations", [])),
+        latencies,
+        errors,
+        elapsed,
+        baseline["rate"],
+        reload_notes(report, errors),
+    )
+    return [baseline, reloaded]
 
 
-def measure_baseline(namespace, arguments, rate, label):
+def measure_capacity(namespace, arguments):
+    """Requests/s with the clients flat out and no reloads: sets the offered load."""
     with tempfile.TemporaryDirectory(prefix="hapbench-", dir="/tmp") as directory:
         proxy = HAProxyInstance(namespace, directory, method="seamless", port=PORT).start()
         try:
-            latencies, errors, elapsed = run_phase(
-                namespace, arguments.clients, rate, seconds=arguments.baseline_seconds
-            )
+            phase = run_phase(namespace, arguments.clients, 0, seconds=arguments.baseline_seconds)
         finally:
             proxy.stop()
-    return summary(label, 0, latencies, errors, elapsed, None)
+    return summary("capacity (flat out, no reloads)", 0, *phase, None)
 
 
 def markdown_table(rows, arguments):
@@ -229,10 +252,12 @@ def markdown_table(rows, arguments):
     lines = [
         f"Reload every {arguments.interval * 1000:.0f} ms (or back to back when a reload "
         f"takes longer) under load from {arguments.clients} client processes ({offered}), "
-        "a new TCP connection per request (HAProxy 2.6, loopback, network namespace).",
+        "a new TCP connection per request (HAProxy 2.6, loopback, network namespace), "
+        f"client timeout {CLIENT_TIMEOUT:g} s. Load average before/after: "
+        f"{arguments.load_before:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
         "",
         "| method | reloads | requests | failed | p50 ms | p99 ms | max ms "
-        "| throughput vs baseline | notes |",
+        "| throughput vs no reloads | notes |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
@@ -249,7 +274,9 @@ def parse_arguments(argv=None):
     parser.add_argument("--clients", type=int, default=4, help="load processes")
     parser.add_argument("--interval", type=float, default=0.15, help="seconds between reloads")
     parser.add_argument("--reloads", type=int, default=200, help="reloads per method")
-    parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--baseline-seconds", type=float, default=8.0, help="each method's no-reload phase"
+    )
     parser.add_argument("--max-seconds", type=float, default=180.0, help="cap per method")
     parser.add_argument(
         "--load-fraction",
@@ -273,33 +300,25 @@ def parse_arguments(argv=None):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
+    # Other work on the machine shows up as latency: print how busy it was.
+    arguments.load_before = os.getloadavg()[0]
     reload_code = load_reload_code()
     rows = []
     with NetworkNamespace() as namespace:
         # Many short connections: widen the port range and reuse TIME_WAIT ports.
         namespace.run(["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65000"])
         namespace.run(["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"])
-        capacity = measure_baseline(namespace, arguments, 0, "capacity (flat out, no reloads)")
-        rate = capacity["rate"] * arguments.load_fraction
-        if arguments.load_fraction < 1:
-            rows.append(capacity)
-            baseline = measure_baseline(
-                namespace, arguments, rate, f"baseline ({rate:.0f}/s offered, no reloads)"
-            )
-        else:
-            rate, baseline = 0, capacity
-        rows.append(baseline)
-        print(f"baseline: {baseline['rate']:.0f} requests/s", file=sys.stderr, flush=True)
+        capacity = measure_capacity(namespace, arguments)
+        rows.append(capacity)
+        rate = capacity["rate"] * arguments.load_fraction if arguments.load_fraction < 1 else 0
+        print(f"capacity: {capacity['rate']:.0f} requests/s", file=sys.stderr, flush=True)
         for method in arguments.methods.split(","):
             delays = [0.0]
             if method == "syn_drop":
                 delays = [float(delay) for delay in arguments.settle_delays.split(",")]
             for delay in delays:
-                row = measure_method(
-                    namespace, reload_code, method, delay, arguments, rate, baseline["rate"]
-                )
-                rows.append(row)
-                print(f"{row['label']}: done", file=sys.stderr, flush=True)
+                rows += measure_method(namespace, reload_code, method, delay, arguments, rate)
+                print(f"{rows[-1]['label']}: done", file=sys.stderr, flush=True)
     print(markdown_table(rows, arguments))
     return 0
 

@@ -216,3 +216,14 @@ def test_command_line_refuses_an_unknown_method(capsys):
         reload_util.main(["--method", "reboot"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_master_worker_config_is_not_reloaded_daemon_style(tmp_path):
+    config = tmp_path / "haproxy.cfg"
+    config.write_text("global\n    master-worker\n")
+    for method in ("syn_drop", "plain"):
+        with pytest.raises(reload_util.ReloadError, match="with the seamless method"):
+            reload_util.check_process_model(method, str(config))
+    reload_util.check_process_model("seamless", str(config))
+    config.write_text("global\n    daemon\n")
+    reload_util.check_process_model("plain", str(config))
