@@ -99,9 +99,11 @@ def present(
         if not changes:
             ret["comment"] = f"Marathon app {app_id} is already as specified"
             return ret
-        verb = "update" if comparison["exists"] else "create"
+        action = "updated" if comparison["exists"] else "created"
         if __opts__["test"]:
-            ret.update(result=None, changes=changes, comment=f"Marathon app {app_id} would {verb}")
+            ret.update(
+                result=None, changes=changes, comment=f"Marathon app {app_id} would be {action}"
+            )
             return ret
         outcome = __salt__["marathon.update_app"](
             app_id,
@@ -117,7 +119,7 @@ def present(
         ret.update(result=False, comment=str(exc))
         return ret
     ret["changes"] = changes
-    return _report_applied(ret, app_id, verb, outcome, remaining, wait)
+    return _report_applied(ret, app_id, action, outcome, remaining, wait)
 
 
 def absent(name, wait=True, timeout=DEFAULT_TIMEOUT, force=False, **kwargs):
@@ -225,11 +227,12 @@ def _declared_definition(
     return declared
 
 
-def _report_applied(ret, app_id, verb, outcome, remaining, wait):
+def _report_applied(ret, app_id, action, outcome, remaining, wait):
     version = outcome.get("version")
     if not wait:
         ret["comment"] = (
-            f"Marathon app {app_id}: {verb} started (deployment {outcome.get('deploymentId')})"
+            f"Marathon app {app_id} {action}; not waiting for deployment "
+            f"{outcome.get('deploymentId')}"
         )
         return ret
     if remaining:
@@ -242,7 +245,7 @@ def _report_applied(ret, app_id, verb, outcome, remaining, wait):
         return ret
     counts = outcome.get("instances") or {}
     ret["comment"] = (
-        f"Marathon app {app_id}: {verb}d, version {version}, "
+        f"Marathon app {app_id} {action}, version {version}, "
         f"{counts.get('healthy', '?')}/{counts.get('requested', '?')} healthy"
     )
     return ret

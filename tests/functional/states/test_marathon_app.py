@@ -35,7 +35,7 @@ def test_present_from_definition_test_mode_then_apply_then_unchanged(marathon_ap
     predicted = marathon_app.present(WORKER_ID, definition=WORKER, test=True)
     assert predicted.result is None
     assert predicted.changes["instances"] == {"old": None, "new": 2}
-    assert "would create" in predicted.comment
+    assert "would be created" in predicted.comment
     assert raw_app(marathon_server, WORKER_ID) is None
     assert writes(marathon_server) == []
 
@@ -178,3 +178,26 @@ def test_marathon_down_is_result_false(module_loaders):
     result = states.present(WORKER_ID, definition=WORKER, urls=[support.free_dead_url()])
     assert result.result is False
     assert "no Marathon master answered" in result.comment
+
+
+def test_template_values_fill_other_placeholders_and_wait_false_returns_at_once(
+    marathon_app, marathon_server, tmp_path
+):
+    template = tmp_path / "svc.json"
+    template.write_text(
+        '{"id": "/app/$environment/svc", "cmd": "run --region $region",\n "instances": $instances}'
+    )
+    marathon_server.set_task_behaviour(start_delay=30)
+    result = marathon_app.present(
+        "svc",
+        template=str(template),
+        environment="staging",
+        instances=2,
+        values={"region": "eu-west"},
+        wait=False,
+    )
+    assert result.result is True, result.comment
+    assert "not waiting for deployment" in result.comment
+    app = raw_app(marathon_server, "/app/staging/svc")
+    assert (app["cmd"], app["instances"], app["tasksRunning"]) == ("run --region eu-west", 2, 0)
+    assert len(raw_deployments(marathon_server)) == 1
