@@ -269,6 +269,40 @@ func TestViewResetsIndexWhenItGoesBackwards(t *testing.T) {
 	}
 }
 
+func TestViewRereadsWithoutBlockingAfterAFailure(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		call := len(seen)
+		seen = append(seen, r.URL.RawQuery)
+		mu.Unlock()
+		if call == 1 {
+			http.Error(w, "No cluster leader", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("X-Consul-Index", "10")
+		_, _ = w.Write([]byte(`{"web":[]}`))
+	}))
+	defer server.Close()
+	client, _ := NewConsulClient(server.URL, "", 0)
+	v := &view{
+		dep: &CatalogServicesQuery{}, client: client, brain: NewBrain(), blockingWait: time.Second,
+		logger: log.New(io.Discard, "", 0), notify: func() {}, fail: func(error) {},
+	}
+	v.start(context.Background())
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) >= 4 })
+	v.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"", "index=10&wait=1s", "", "index=10&wait=1s"}
+	for i, query := range want {
+		if seen[i] != query {
+			t.Fatalf("request %d query %q, want %q (all: %q)", i, seen[i], query, seen)
+		}
+	}
+}
+
 func min(a, b int) int {
 	if a < b {
 		return a

@@ -78,6 +78,10 @@ func (v *view) run(ctx context.Context) {
 			if !v.handleFailure(ctx, err, failures) {
 				return
 			}
+			// The next answer may come from a restarted or different server
+			// whose index is lower: a blocking query would then hang until
+			// ?wait runs out, so re-read without blocking first.
+			v.lastIndex = 0
 			continue
 		}
 		if failures > 0 && !v.once {

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -289,6 +290,73 @@ def test_sighup_rereads_the_template(ctmpl, consul_server, tmp_path):
     assert process.poll() is None
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=BOUND) == 0
+
+
+def start_consul_process(port):
+    """The stand-in as its own process, so stopping it closes every
+    connection the way a real Consul restart does."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "consul", "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers():
+        try:
+            return requests.get(f"{url}/v1/status/leader", timeout=1).ok
+        except requests.ConnectionError:
+            return process.poll() is not None  # died: stop waiting, fail below
+
+    wait_until(answers, f"consul stand-in on port {port}")
+    assert process.poll() is None, "the consul stand-in exited"
+    return process, url
+
+
+def stop_process(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=BOUND)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=BOUND)
+
+
+def test_watch_survives_a_consul_restart_with_a_lower_index(ctmpl, tmp_path):
+    """A restarted (or snapshot-restored) Consul answers lower indexes: the
+    views must ride out the outage, start over from index 0 and render the
+    new data. Like real Consul, the new server holds a query for an index it
+    has not reached until ?wait runs out, so the test shortens the wait."""
+    port = free_port()
+    consuls = []
+    try:
+        first, url = start_consul_process(port)
+        consuls.append(first)
+        for number in range(5):  # push the index of the first server up
+            put_key(url, "service/haproxy/maxconn", str(100 + number))
+        register_service(url, "web", 31001, ["production"], service_id="web-1")
+        source = write_template(
+            tmp_path,
+            '{{ range service "production.web" }}{{ .ID }} {{ end }}'
+            '{{ keyOrDefault "service/haproxy/maxconn" "default" }}\n',
+        )
+        destination = tmp_path / "out"
+        process = ctmpl.start(url, f"{source}:{destination}", extra=["-blocking-wait", "2s"])
+        wait_until(lambda: read_text(destination) == "web-1 104\n", "render from the first Consul")
+
+        stop_process(first)
+        second, _ = start_consul_process(port)
+        consuls.append(second)
+        register_service(url, "web", 31002, ["production"], service_id="web-2")
+
+        wait_until(lambda: read_text(destination) == "web-2 default\n", "render after the restart")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=BOUND) == 0
+    finally:
+        for consul in consuls:
+            stop_process(consul)
 
 
 def test_acl_token_from_environment_and_clear_403(ctmpl, consul_server_factory, tmp_path):
