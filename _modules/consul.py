@@ -18,7 +18,7 @@ import importlib.util
 import json as jsonlib
 import logging
 
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,18 @@ def _connection(url=None, token=None, verify=None, timeout=None):
         _setting("url", url),
         token=_setting("token", token),
         verify=_setting("verify", verify, True),
-        timeout=float(_setting("timeout", timeout, 10)),
+        timeout=_seconds(_setting("timeout", timeout, 10)),
     )
+
+
+def _seconds(value):
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if seconds <= 0:
+        raise SaltInvocationError(f"consul:timeout must be a positive number of seconds: {value!r}")
+    return seconds
 
 
 def _rules(name):

@@ -314,3 +314,14 @@ def test_py_consul_with_wrong_token_raises_permission_denied(consul_server_facto
     client = consul.Consul(host="127.0.0.1", port=server.port, token="wrong")
     with pytest.raises(consul.ACLPermissionDenied):
         client.kv.get("k")
+
+
+def test_reset_makes_the_index_go_backwards_like_a_snapshot_restore(consul_server, client):
+    for n in range(5):
+        client.kv.put("k", str(n))
+    index, _ = client.kv.get("k")
+    consul_server.reset()
+    client.kv.put("k", "restored")
+    new_index, data = client.kv.get("k", index=index, wait="200ms")
+    assert int(new_index) < int(index)
+    assert data["Value"] == b"restored"
