@@ -278,7 +278,8 @@ def app_config_trees(apps=None, environments=None):
     Check the ``mesos:apps`` pillar and return, for every app and each of its
     environments, the KV prefix ``app/<environment>/<app>/`` and the settings
     it must hold (the app's shared ``config`` overridden key by key by the
-    environment's ``config``). Every problem (an app without environments, a
+    environment's ``config``), and the app's ``secret_keys`` (KEYs whose
+    values state output hides). Every problem (an app without environments, a
     KEY that is not an environment variable name, a value that is not a
     string) is reported at once, before anything is written.
 

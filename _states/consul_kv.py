@@ -20,13 +20,16 @@
             LOG_LEVEL: debug
 
 Every function takes ``url`` and ``token`` to override ``consul:url`` and
-``consul:token``. Changes and comments never show the token; ``tree`` and
-``present`` report the values they write.
+``consul:token``. Changes and comments never show the token. ``tree`` and
+``present`` report the values they write in changes unless ``hide_values``
+says not to (True for every key, or a list of keys): secrets such as
+passwords then show as ``<hidden>``. Comments name keys, never values.
 """
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "consul_kv"
+HIDDEN = "<hidden>"
 
 
 def __virtual__():  # noqa: N807 - the name Salt's loader calls
@@ -43,10 +46,25 @@ def _connection(url, token):
     return {"url": url, "token": token}
 
 
-def present(name, value, json=False, url=None, token=None):
+def _hidden(change):
+    return {side: None if value is None else HIDDEN for side, value in change.items()}
+
+
+def _masked(changes, hide_values):
+    """``changes`` ({key: {old, new}}) with the values of hidden keys masked."""
+    if not hide_values:
+        return changes
+    return {
+        key: _hidden(change) if hide_values is True or key in hide_values else change
+        for key, change in changes.items()
+    }
+
+
+def present(name, value, json=False, hide_values=False, url=None, token=None):
     """
     Ensure key ``name`` holds ``value`` (a string, stored exactly; with
-    ``json: True`` any value, stored as JSON).
+    ``json: True`` any value, stored as JSON). ``hide_values: True`` keeps
+    the value out of the changes.
     """
     ret = _result(name, f"Consul key {name} already holds the value")
     connection = _connection(url, token)
@@ -56,14 +74,14 @@ def present(name, value, json=False, url=None, token=None):
             return ret
         if __opts__["test"]:
             ret.update(result=None, comment=f"Consul key {name} would be set")
-            ret["changes"] = {"old": old, "new": value}
+            ret["changes"] = _masked({name: {"old": old, "new": value}}, hide_values)[name]
             return ret
         __salt__["consul.kv_set"](name, value, json=json, **connection)
         new = __salt__["consul.kv_get"](name, **connection)
     except (CommandExecutionError, SaltInvocationError) as error:
         ret.update(result=False, comment=str(error))
         return ret
-    ret["changes"] = {"old": old, "new": new}
+    ret["changes"] = _masked({name: {"old": old, "new": new}}, hide_values)[name]
     ret["comment"] = f"Consul key {name} set"
     return ret
 
@@ -112,14 +130,15 @@ def _count(keys):
     return f"{len(keys)} key" + ("" if len(keys) == 1 else "s")
 
 
-def tree(name, values, prune=True, json=False, url=None, token=None):
+def tree(name, values, prune=True, json=False, hide_values=False, url=None, token=None):
     """
     Ensure prefix ``name`` holds exactly ``values`` (``{key relative to the
     prefix: value}``). With ``prune`` (the default) keys under the prefix
     that ``values`` does not name are deleted; ``prune: False`` keeps them.
     The prefix is a directory: ``app/a`` never touches ``app/ab``. Changes
     are applied in one transaction where they fit, so a failure writes
-    nothing.
+    nothing. ``hide_values`` (True or a list of keys) masks values in the
+    changes.
     """
     ret = _result(name, f"Consul prefix {name} already holds the {_count(values or {})}")
     sync = __salt__["consul.kv_sync"]
@@ -129,7 +148,7 @@ def tree(name, values, prune=True, json=False, url=None, token=None):
         if not predicted:
             return ret
         if __opts__["test"]:
-            ret.update(result=None, changes=predicted)
+            ret.update(result=None, changes=_masked(predicted, hide_values))
             ret["comment"] = f"Consul prefix {name} would change: {_summary(predicted)}"
             return ret
         applied = sync(name, values, **arguments)
@@ -137,7 +156,7 @@ def tree(name, values, prune=True, json=False, url=None, token=None):
     except (CommandExecutionError, SaltInvocationError) as error:
         ret.update(result=False, comment=str(error))
         return ret
-    ret["changes"] = applied
+    ret["changes"] = _masked(applied, hide_values)
     if remaining:
         ret["result"] = False
         ret["comment"] = f"Consul prefix {name} still differs: {_summary(remaining)}"

@@ -180,7 +180,7 @@ def describe(changes, prefix=""):
 
 
 def app_config_trees(apps, environments=None):
-    """[{environment, app, prefix, values}] for every app and environment.
+    """[{environment, app, prefix, values, secret_keys}] per app and environment.
 
     An environment's ``config`` overrides the app's shared ``config`` key by
     key. Everything is checked first and every problem reported together, so
@@ -207,6 +207,7 @@ def app_trees(app, spec, environments, problems):
         problems.append(f"app {app!r} must be a mapping")
         return []
     shared = config_of(spec, f"app {app!r}", problems)
+    secret_keys = secret_keys_of(spec, app, problems)
     envs = spec.get("environments")
     if not isinstance(envs, dict) or not envs:
         known = f" (one of {', '.join(environments)})" if environments else ""
@@ -229,8 +230,27 @@ def app_trees(app, spec, environments, problems):
             continue
         values = {**shared, **config_of(env_spec, where, problems)}
         prefix = APP_PREFIX.format(environment=environment, app=app)
-        trees.append({"environment": environment, "app": app, "prefix": prefix, "values": values})
+        trees.append(
+            {
+                "environment": environment,
+                "app": app,
+                "prefix": prefix,
+                "values": values,
+                "secret_keys": secret_keys,
+            }
+        )
     return trees
+
+
+def secret_keys_of(spec, app, problems):
+    """``secret_keys``: KEYs whose values state output must not show."""
+    keys = spec.get("secret_keys") or []
+    if not isinstance(keys, list) or not all(
+        isinstance(key, str) and ENVIRONMENT_VARIABLE.fullmatch(key) for key in keys
+    ):
+        problems.append(f"app {app!r}: secret_keys must be a list of config KEY names")
+        return []
+    return sorted(set(keys))
 
 
 def config_of(spec, where, problems):

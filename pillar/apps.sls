@@ -4,6 +4,7 @@
 #   app-level `config` holds shared defaults; an environment's `config`
 #   overrides them key by key. KEYs must be valid environment variable names;
 #   values must be strings (quote numbers and booleans: WORKERS: '4').
+#   `secret_keys: [DB_PASSWORD]` keeps those values out of state output.
 # - template/tag/instances: how mesos.apps deploys it to Marathon. The
 #   template (salt://, path, http(s)://, s3://) has $environment, $instances
 #   and $tag placeholders; an environment may set its own `tag` (canary),

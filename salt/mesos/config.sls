@@ -5,7 +5,8 @@
     consul.app_config_trees checks every app of mesos:apps (environments
     present, KEYs valid environment variable names, values strings) while
     this file renders, so a bad pillar fails the run before any app is
-    written. Each prefix is then one consul_kv.tree, applied atomically. #}
+    written. Each prefix is then one consul_kv.tree, applied atomically.
+    The values of an app's `secret_keys` never show in the state output. #}
 {%- from "mesos/map.jinja" import mesos with context %}
 {%- set trees = salt["consul.app_config_trees"](mesos.apps, mesos.environments) %}
 
@@ -15,6 +16,7 @@ mesos-config-{{ tree.environment }}-{{ tree.app }}:
     - name: {{ tree.prefix | json }}
     - values: {{ tree["values"] | json }}
     - prune: True
+    - hide_values: {{ tree.secret_keys | json }}
 {%- else %}
 mesos-config-no-apps:
   test.nop:

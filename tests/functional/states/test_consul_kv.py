@@ -173,3 +173,27 @@ def test_tree_against_unreachable_consul_fails(consul_kv, consul_server_factory,
     server.stop()
     result = consul_kv.tree("p", values={"A": "1"}, url=url, test=test_mode)
     assert result.result is False and "unreachable" in result.comment
+
+
+# hide_values -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("test_mode", [True, False])
+def test_tree_hides_the_values_of_secret_keys(consul_kv, consul_server, test_mode):
+    seed(consul_server, {"p/DB_PASSWORD": "old-s3cret"})
+    values = {"DB_PASSWORD": "new-s3cret", "GREETING": "hi"}
+    result = consul_kv.tree("p", values=values, hide_values=["DB_PASSWORD"], test=test_mode)
+    assert result.changes == {
+        "DB_PASSWORD": {"old": "<hidden>", "new": "<hidden>"},
+        "GREETING": {"old": None, "new": "hi"},
+    }
+    assert "s3cret" not in str(result.raw)
+    expected = "old-s3cret" if test_mode else "new-s3cret"
+    assert read_kv(consul_server.url, "p/DB_PASSWORD")["Value"] == expected
+
+
+@pytest.mark.parametrize("test_mode", [True, False])
+def test_present_hides_its_value(consul_kv, consul_server, test_mode):
+    result = consul_kv.present("p/TOKEN", value="s3cret", hide_values=True, test=test_mode)
+    assert result.changes == {"old": None, "new": "<hidden>"}
+    assert "s3cret" not in str(result.raw)

@@ -82,6 +82,23 @@ def test_environment_config_change_and_removed_key_are_applied(salt_call, consul
     }
 
 
+def test_secret_keys_are_written_but_not_shown(salt_call, consul_server):
+    apps = {
+        "web": {
+            "config": {"DB_PASSWORD": "pa55-w0rd", "GREETING": "hi"},
+            "secret_keys": ["DB_PASSWORD"],
+            "environments": {"staging": {}},
+        }
+    }
+    salt_call.set_pillar({"mesos": {"apps": apps}})
+    result = salt_call.run("state.apply", "mesos.config", override(consul_server.url))
+    assert result.returncode == 0, result
+    (state,) = state_results(result.data)
+    assert state["changes"]["DB_PASSWORD"] == {"old": None, "new": "<hidden>"}
+    assert "pa55-w0rd" not in json.dumps(result.data) + result.stderr
+    assert read_kv_tree(consul_server.url)["app/staging/web/DB_PASSWORD"] == "pa55-w0rd"
+
+
 def test_no_apps_is_a_clean_no_op(salt_call, consul_server):
     salt_call.set_pillar({"mesos": {"apps": {}}})
     result = salt_call.run("state.apply", "mesos.config", override(consul_server.url))

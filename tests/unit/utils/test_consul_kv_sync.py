@@ -182,12 +182,14 @@ def test_app_config_trees_merge_shared_and_environment_config():
             "app": "test-server",
             "prefix": "app/production/test-server/",
             "values": {"GREETING": "hello world", "LOG_LEVEL": "info"},
+            "secret_keys": [],
         },
         {
             "environment": "staging",
             "app": "test-server",
             "prefix": "app/staging/test-server/",
             "values": {"GREETING": "hello world", "LOG_LEVEL": "debug"},
+            "secret_keys": [],
         },
     ]
 
@@ -203,6 +205,7 @@ def test_app_config_trees_merge_shared_and_environment_config():
         ({"web": {"environments": {"prodution": {}}}}, "not in mesos:environments"),
         ({"../x": {"environments": {"staging": {}}}}, "app name '../x'"),
         ({"web": {"environments": {"staging": "yes"}}}, "must be a mapping"),
+        ({"web": {"secret_keys": "PW", "environments": {"staging": {}}}}, "secret_keys must"),
     ],
 )
 def test_app_config_problems_are_named(apps, message):
@@ -222,3 +225,9 @@ def test_every_problem_is_reported_together():
     assert "'BAD KEY'" in text and "'broken' has no environments" in text
     assert "N must be a string" in text
     assert "test-server" not in text
+
+
+def test_secret_keys_travel_with_every_environment():
+    apps = {"web": {"secret_keys": ["PW", "PW"], "environments": {"staging": {}, "production": {}}}}
+    trees = rules.app_config_trees(apps, ["production", "staging"])
+    assert [tree["secret_keys"] for tree in trees] == [["PW"], ["PW"]]
