@@ -6,6 +6,7 @@ The shapes, status codes and headers follow shared/docs/api-notes.md.
 import base64
 import binascii
 import json
+import logging
 import random
 import re
 import time
@@ -15,6 +16,8 @@ from sandbox.httpserver import JSONRequestHandler
 
 from .catalog import STATUSES, CatalogError, parse_duration
 from .kv import MAX_TXN_OPERATIONS, MAX_VALUE_SIZE, KVError, TxnRollbackError, validate_key
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WAIT = 300.0
 MAX_WAIT = 600.0
@@ -94,6 +97,10 @@ class ConsulHandler(JSONRequestHandler):
                 getattr(self, name)(**{k: unquote(v) for k, v in match.groupdict().items()})
             except (RequestError, KVError, CatalogError) as error:
                 self.send_text(error.status, error.message)
+            except Exception as error:
+                # Answer like a server would instead of dropping the connection.
+                log.exception("consul stand-in failed on %s %s", self.command, path)
+                self.send_text(500, f"{type(error).__name__}: {error}")
             return
         if allowed:
             self.send_text(405, f"method {self.command} not allowed")
