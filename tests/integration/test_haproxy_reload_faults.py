@@ -207,22 +207,48 @@ def test_syn_drop_timeout_removes_the_rule(netns, make_haproxy, tmp_path):
     assert http_get(netns, 8080) == (200, "ok")
 
 
-@pytest.mark.parametrize("method", ["syn_drop", "seamless"])
-def test_ten_concurrent_reloads_run_one_at_a_time(method, netns, make_haproxy, tmp_path):
+def start_salt_call_reload(namespace, salt_call, candidate):
+    return namespace.popen(
+        salt_call_command(salt_call, "haproxy.safe_reload", f"candidate={candidate}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def reload_result(stdout, through_salt):
+    result = json.loads(stdout)
+    return result["local"] if through_salt else result
+
+
+@pytest.mark.parametrize(
+    ("method", "through_salt"),
+    [("syn_drop", False), ("seamless", True)],
+    ids=["syn_drop-script", "seamless-salt-call"],
+)
+def test_ten_concurrent_reloads_run_one_at_a_time(
+    method, through_salt, netns, make_haproxy, salt_call, tmp_path
+):
     instance = make_haproxy(netns, method=method)
+    salt_call.set_pillar(haproxy_pillar(instance, syn_drop={"settle_delay": 0.05}))
     candidates = [write_candidate(tmp_path, instance, f"v{index}") for index in range(10)]
 
     with LoadRunner(netns, 8080) as load:
         assert load.wait_for_successes(10)
         reloads = [
-            start_reload(netns, instance, candidate, extra=("--settle-delay", "0.05"))
+            start_salt_call_reload(netns, salt_call, candidate)
+            if through_salt
+            else start_reload(netns, instance, candidate, extra=("--settle-delay", "0.05"))
             for candidate in candidates
         ]
-        outputs = [reload.communicate(timeout=120) for reload in reloads]
+        outputs = [reload.communicate(timeout=180) for reload in reloads]
         assert load.wait_for_successes(load.successes + 10)
 
     assert [reload.returncode for reload in reloads] == [0] * 10, outputs
-    results = sorted((json.loads(stdout) for stdout, _ in outputs), key=lambda r: r["locked_at"])
+    results = sorted(
+        (reload_result(stdout, through_salt) for stdout, _ in outputs),
+        key=lambda result: result["locked_at"],
+    )
     for earlier, later in itertools.pairwise(results):
         # Serialised: each run took the lock after the previous released it, and
         # replaced exactly the process the previous one started.
@@ -236,8 +262,8 @@ def test_ten_concurrent_reloads_run_one_at_a_time(method, netns, make_haproxy, t
         assert "10 [failed: 0]" in instance.master_cli("show proc")
 
 
-def salt_call_in(namespace, salt_call, *arguments, timeout=120):
-    command = [
+def salt_call_command(salt_call, *arguments):
+    return [
         str(SALT_BIN / "salt-call"),
         "--local",
         f"--config-dir={salt_call.config_dir}",
@@ -246,7 +272,10 @@ def salt_call_in(namespace, salt_call, *arguments, timeout=120):
         "--log-level=quiet",
         *arguments,
     ]
-    return namespace.run(command, timeout=timeout)
+
+
+def salt_call_in(namespace, salt_call, *arguments, timeout=120):
+    return namespace.run(salt_call_command(salt_call, *arguments), timeout=timeout)
 
 
 def test_salt_call_safe_reload_inside_the_namespace(netns, make_haproxy, salt_call, tmp_path):
