@@ -17,7 +17,6 @@ Functions raise ``CommandExecutionError`` when Marathon fails or refuses, and
 """
 
 import logging
-import os
 import time
 import urllib.parse
 
@@ -356,9 +355,13 @@ def _reject_unknown_arguments(connection):
 
 
 def _setting(name, connection):
+    """A per-call argument, else ``marathon:<name>`` from config.get; None when unset."""
     if connection.get(name) is not None:
         return connection[name]
-    return __salt__["config.get"](f"marathon:{name}")
+    # config.get answers "" for a missing key; an unset setting must stay None
+    # (an empty `verify` would switch TLS verification off).
+    value = __salt__["config.get"](f"marathon:{name}", default=None)
+    return None if value == "" else value
 
 
 def _errors():
@@ -445,7 +448,8 @@ def _read_template(template, saltenv, options):
             verify = _setting("verify", options)
             return fetch["fetch_http"](template, verify=True if verify is None else verify)
         if scheme == "s3":
-            endpoint = _setting("s3_endpoint_url", options) or os.environ.get("AWS_ENDPOINT_URL")
+            # None lets boto3 use AWS_ENDPOINT_URL(_S3) from the environment.
+            endpoint = _setting("s3_endpoint_url", options)
             return fetch["fetch_s3"](template, endpoint_url=endpoint)
         if scheme in ("", "file"):
             path = urllib.parse.urlsplit(template).path if scheme else template

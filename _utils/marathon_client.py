@@ -161,7 +161,8 @@ class MarathonClient:
         self.retries = retries
         self.backoff = backoff
         self.session = requests.Session()
-        self.session.verify = verify
+        # Passed on every request too: requests lets REQUESTS_CA_BUNDLE override session.verify.
+        self.verify = verify
         self.session.headers["Accept"] = "application/json"
         if username:
             self.session.auth = (username, password or "")
@@ -202,7 +203,12 @@ class MarathonClient:
         log.debug("Marathon %s %s%s", method, shown, path)
         try:
             response = self.session.request(
-                method, url + path, params=params, json=body, timeout=self.timeout
+                method,
+                url + path,
+                params=params,
+                json=body,
+                timeout=self.timeout,
+                verify=self.verify,
             )
         except requests.RequestException as exc:
             # Without idempotence, only an attempt that never reached a server may be resent.

@@ -61,7 +61,10 @@ def fetch_s3(url, endpoint_url=None, timeout=30.0):
     config = botocore.config.Config(
         connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 3}
     )
-    client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+    try:
+        client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+    except ValueError as exc:
+        raise TemplateUnreachableError(f"cannot fetch template {url}: {exc}") from None
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"]
         return body.read().decode("utf-8")

@@ -4,6 +4,7 @@ against the Marathon stand-in (pillar ``marathon:urls`` points at it)."""
 import pytest
 
 from tests.conftest import write_pillar
+from tests.functional import marathon_support as support
 from tests.functional.marathon_support import (
     TEST_SERVER_ID,
     TEST_SERVER_TEMPLATE,
@@ -13,6 +14,7 @@ from tests.functional.marathon_support import (
 from tests.unit.utils.loaded import load_util
 
 servicedef = load_util("servicedef")
+s3_store = support.s3_store
 
 TAG = "master-ef5a154e25b268c611006d08a78a3ec0a451e7ed-56"
 IMAGE = f"registry.local/test-server:{TAG}"
@@ -120,3 +122,27 @@ def test_real_master_and_minion_apply_mesos_apps(salt_minion, master_pillar_dir,
     finally:
         write_pillar(master_pillar_dir, {})
         salt_minion.salt_call_cli().run("saltutil.refresh_pillar", wait=True)
+
+
+def test_salt_call_deploy_from_s3_with_the_standard_aws_environment(
+    salt_call, marathon_server, s3_store
+):
+    """The article's ``marathon-deploy.sh <artifact-url> production 4`` with the
+    artifact on S3 (moto); the endpoint comes from AWS_ENDPOINT_URL."""
+    import boto3
+
+    built = servicedef.substitute(TEST_SERVER_TEMPLATE.read_text(), {"tag": TAG}, strict=False)
+    key = f"test-server/service-{TAG}.json"
+    boto3.client("s3", endpoint_url=s3_store).put_object(
+        Bucket="build-artifacts", Key=key, Body=built.encode()
+    )
+    salt_call.set_pillar(apps_pillar(marathon_server))
+    result = salt_call.run(
+        "marathon.deploy",
+        f"s3://build-artifacts/{key}",
+        "production",
+        "4",
+        env={"AWS_ENDPOINT_URL": s3_store},
+    )
+    assert result.returncode == 0, result
+    assert_serving(marathon_server, TEST_SERVER_ID, result.data["version"], IMAGE, 4)
