@@ -258,8 +258,12 @@ func (q *CatalogServicesQuery) Fetch(ctx context.Context, client *ConsulClient, 
 	for name, tags := range catalog {
 		result = append(result, &CatalogSnippet{Name: name, Tags: sortedTags(tags)})
 	}
-	sort.Slice(result, func(i, j int) bool { return result[i].Name < result[j].Name })
+	sortCatalog(result)
 	return result, meta, nil
+}
+
+func sortCatalog(services []*CatalogSnippet) {
+	sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
 }
 
 func decodeBody(path string, body []byte, target any) error {
