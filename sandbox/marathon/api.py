@@ -262,13 +262,7 @@ def app_version(scheduler, app_id, version):
     return 200, record.as_json(), {}
 
 
-def app_tasks(scheduler, app_id):
-    if app_id not in scheduler.apps:
-        raise unknown_app(app_id)
-    return 200, {"tasks": [task.as_json() for task in scheduler.tasks_of(app_id)]}, {}
-
-
-# -- deployments and tasks -----------------------------------------------------------
+# -- deployments -------------------------------------------------------------------
 
 
 def list_deployments(scheduler):
@@ -293,10 +287,3 @@ def delete_deployment(scheduler, deployment_id, force):
         changes[app_id] = (current, original)
     revert = scheduler.start_deployment(clock.new_version(), changes)
     return 200, deployment_result(revert), deployment_headers(revert)
-
-
-def list_tasks(scheduler, status):
-    tasks = [task.as_json() for task in scheduler.tasks.values()]
-    if status:
-        tasks = [task for task in tasks if task["state"] == f"TASK_{status.upper()}"]
-    return 200, {"tasks": tasks}, {}

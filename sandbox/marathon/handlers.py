@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from sandbox.httpserver import JSONRequestHandler
 
-from . import api, appdef
+from . import api, appdef, tasks_api
 from .scheduler import FIRST_SERVICE_PORT, LAST_SERVICE_PORT
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ APP_SUFFIXES = [
     (re.compile(r"^(?P<id>/.+)/versions/(?P<version>[^/]+)$"), "version"),
     (re.compile(r"^(?P<id>/.+)/versions/?$"), "versions"),
     (re.compile(r"^(?P<id>/.+)/restart/?$"), "restart"),
+    (re.compile(r"^(?P<id>/.+)/tasks/(?P<task>[^/]+)$"), "task"),
     (re.compile(r"^(?P<id>/.+)/tasks/?$"), "tasks"),
     (re.compile(r"^(?P<id>/.+)$"), "app"),
 ]
@@ -132,7 +133,11 @@ class MarathonHandler(JSONRequestHandler):
                 deployment_id = path[len("/v2/deployments/") :].strip("/")
                 return api.delete_deployment(scheduler, deployment_id, flag(self.query, "force"))
             if path.rstrip("/") == "/v2/tasks" and method == "GET":
-                return api.list_tasks(scheduler, self.query.get("status"))
+                return tasks_api.list_tasks(scheduler, self.query.get("status"))
+            if path.rstrip("/") == "/v2/tasks/delete" and method == "POST":
+                body = self._json_body(raw_body)
+                scale = flag(self.query, "scale")
+                return tasks_api.kill_tasks(scheduler, body, scale, flag(self.query, "force"))
             if path.rstrip("/") == "/v2/info" and method == "GET":
                 return 200, self._info(), {}
             if path.rstrip("/") == "/v2/leader" and method == "GET":
@@ -176,7 +181,13 @@ class MarathonHandler(JSONRequestHandler):
             ("GET", "versions"): lambda: api.app_versions(scheduler, app_id),
             ("GET", "version"): lambda: api.app_version(scheduler, app_id, match["version"]),
             ("POST", "restart"): lambda: api.restart_app(scheduler, app_id, force),
-            ("GET", "tasks"): lambda: api.app_tasks(scheduler, app_id),
+            ("GET", "tasks"): lambda: tasks_api.app_tasks(scheduler, app_id),
+            ("DELETE", "tasks"): lambda: tasks_api.kill_app_tasks(
+                scheduler, app_id, self.query.get("host"), flag(self.query, "scale"), force
+            ),
+            ("DELETE", "task"): lambda: tasks_api.kill_app_task(
+                scheduler, app_id, match["task"], flag(self.query, "scale"), force
+            ),
         }
         route = routes.get((method, kind))
         if route is None:
