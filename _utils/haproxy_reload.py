@@ -36,7 +36,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -414,10 +413,18 @@ def insert_drop_rules(iptables, ports, timeout=10):
             raise ReloadError(f"could not insert the SYN-drop rule for port {port}: {output}")
 
 
+def rules_marker(lock_file):
+    """Exists while DROP rules may be in place; left behind only by a killed run."""
+    return lock_file + ".syn-drop"
+
+
 @contextlib.contextmanager
-def syn_dropped(iptables, ports, settle_delay, deadline):
+def syn_dropped(iptables, ports, settle_delay, deadline, marker):
     """Drop new SYNs to ``ports`` for the duration of the block, whatever happens."""
     try:
+        # Written first, so a run killed at any point tells the next one to clean up.
+        with open(marker, "w", encoding="ascii") as stream:
+            stream.write(f"{os.getpid()}\n")
         insert_drop_rules(iptables, ports)
         # Let connections the old process already accepted settle before it stops.
         time.sleep(min(settle_delay, deadline.remaining()))
@@ -427,6 +434,8 @@ def syn_dropped(iptables, ports, settle_delay, deadline):
     finally:
         with signals_blocked():
             remove_marked_rules(iptables)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(marker)
 
 
 # --- signals and the lock ---------------------------------------------------
@@ -511,17 +520,18 @@ def check_process_model(method, path):
         )
 
 
-def remove_stale_rules(method, iptables, warnings):
-    """Remove DROP rules a killed syn_drop run left; only syn_drop insists on iptables."""
-    if method != "syn_drop" and shutil.which(iptables) is None:
+def remove_stale_rules(method, iptables, marker):
+    """Remove DROP rules a killed syn_drop run left behind; return how many.
+
+    syn_drop always looks; other methods only when the marker says a run was
+    killed, so a seamless reload never needs iptables.
+    """
+    if method != "syn_drop" and not os.path.exists(marker):
         return 0
-    try:
-        return remove_marked_rules(iptables)
-    except ReloadError as error:
-        if method == "syn_drop":
-            raise
-        warnings.append(f"could not check for stale SYN-drop rules: {error}")
-        return 0
+    removed = remove_marked_rules(iptables)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(marker)
+    return removed
 
 
 def guarded_ports(ports, *configs):
@@ -557,7 +567,13 @@ def reload_by_method(method, *, haproxy, config, master_socket, pid_file, deadli
         return reload_master_worker(master_socket, deadline)
     if method == "plain":
         return reload_daemon(haproxy, config, pid_file, deadline)
-    with syn_dropped(syn_drop["iptables"], syn_drop["ports"], syn_drop["settle_delay"], deadline):
+    with syn_dropped(
+        syn_drop["iptables"],
+        syn_drop["ports"],
+        syn_drop["settle_delay"],
+        deadline,
+        syn_drop["marker"],
+    ):
         return reload_daemon(haproxy, config, pid_file, deadline)
 
 
@@ -581,7 +597,7 @@ def safe_reload(
     warnings = []
     with signals_raise_interrupted(), reload_lock(lock_file, deadline) as lock_wait:
         locked_at = time.time()
-        stale_rules = remove_stale_rules(method, iptables, warnings)
+        stale_rules = remove_stale_rules(method, iptables, rules_marker(lock_file))
         check_output = check_config(candidate or config, haproxy, deadline.remaining())
         check_process_model(method, candidate or config)
         syn_drop = None
@@ -590,6 +606,7 @@ def safe_reload(
                 "iptables": iptables,
                 "ports": guarded_ports(ports, config, candidate),
                 "settle_delay": float(settle_delay),
+                "marker": rules_marker(lock_file),
             }
         backup = install_config(candidate, config) if candidate else None
         try:

@@ -227,3 +227,15 @@ def test_a_master_worker_config_is_not_reloaded_daemon_style(tmp_path):
     reload_util.check_process_model("seamless", str(config))
     config.write_text("global\n    daemon\n")
     reload_util.check_process_model("plain", str(config))
+
+
+def test_only_syn_drop_or_a_killed_runs_marker_makes_a_reload_use_iptables(tmp_path):
+    marker = str(tmp_path / "reload.lock.syn-drop")
+    missing_iptables = str(tmp_path / "no-iptables")
+    assert reload_util.remove_stale_rules("seamless", missing_iptables, marker) == 0
+    assert reload_util.remove_stale_rules("plain", missing_iptables, marker) == 0
+    with pytest.raises(reload_util.ReloadError, match="not installed"):
+        reload_util.remove_stale_rules("syn_drop", missing_iptables, marker)
+    pathlib.Path(marker).write_text("4242\n")
+    with pytest.raises(reload_util.ReloadError, match="not installed"):
+        reload_util.remove_stale_rules("seamless", missing_iptables, marker)
