@@ -63,12 +63,7 @@ mesos-haproxy-systemd-unit:
     - makedirs: True
 
 {%- if mesos.manage_services %}
-mesos-haproxy-systemd-reload:
-  module.run:
-    - service.systemctl_reload: []
-    - onchanges:
-      - file: mesos-haproxy-systemd-unit
-
+# Salt's systemd module runs daemon-reload itself when a unit changed on disk.
 mesos-haproxy-service:
   service.running:
     - name: {{ haproxy.service }}
@@ -76,7 +71,7 @@ mesos-haproxy-service:
     - require:
       - file: mesos-haproxy-reload-script
       - file: mesos-haproxy-bootstrap-config
-      - module: mesos-haproxy-systemd-reload
+      - file: mesos-haproxy-server-state-file
 {%- if mesos.manage_packages %}
       - pkg: mesos-haproxy-package
 {%- endif %}
