@@ -336,13 +336,15 @@ def _client(connection):
     settings = {name: _setting(name, connection) for name in CONNECTION_SETTINGS}
     urls = settings["urls"] or _setting("url", connection)
     verify = settings["verify"]
+    if isinstance(verify, str) and verify.lower() in ("true", "false"):
+        verify = _check("flag", verify, "verify")
     return __utils__["marathon_client.connect"](
         urls,
         username=settings["username"],
         password=settings["password"],
         token=settings["token"],
         verify=True if verify is None else verify,
-        timeout=float(settings["request_timeout"] or 10),
+        timeout=_check("positive_seconds", settings["request_timeout"] or 10, "request_timeout"),
     )
 
 
