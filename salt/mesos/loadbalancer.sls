@@ -14,7 +14,10 @@
 {%- set ct = mesos.consul_template %}
 {%- set proxy_name = "^[A-Za-z0-9][A-Za-z0-9_.-]*$" %}
 {%- set host_name = "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$" %}
-{%- set url_path = "^/[!-~]*$" %}
+{#- No spaces, quotes, `#` (comment) or `$` (variables): HAProxy parses those. #}
+{%- set url_path = "^/[A-Za-z0-9._~!&()*+,;=:@%/?-]*$" %}
+{%- set file_path = "^/[A-Za-z0-9._+,:@%/-]*$" %}
+{%- set bind_address = "^[A-Za-z0-9.:*\\[\\]-]*$" %}
 {%- set duration = "^[0-9]+(us|ms|s|m|h|d)?$" %}
 {%- set errors = [] %}
 
@@ -102,6 +105,12 @@
 {%- if not (service.health_check | string) is match(url_path) %}
 {%- do errors.append("mesos:loadbalancer:wellknown_services:" ~ name ~ ":health_check must be a path") %}
 {%- endif %}
+{%- if service.get("timeout") and not (service.timeout | string) is match(duration) %}
+{%- do errors.append("mesos:loadbalancer:wellknown_services:" ~ name ~ ":timeout is not a duration") %}
+{%- endif %}
+{%- if not name is match(proxy_name) %}
+{%- do errors.append("mesos:loadbalancer:wellknown_services:" ~ name ~ ": the name must match " ~ proxy_name) %}
+{%- endif %}
 {%- do wellknown_services.append({
       "name": name,
       "listen_port": service.listen_port,
@@ -123,6 +132,27 @@
 {%- do errors.append("mesos:loadbalancer: port " ~ port ~ " is used by two fixed frontends") %}
 {%- endif %}
 {%- endfor %}
+{%- for name, value in lb.timeouts | dictsort %}
+{%- if not (value | string) is match(duration) %}
+{%- do errors.append("mesos:loadbalancer:timeouts:" ~ name ~ " is not a duration: " ~ value) %}
+{%- endif %}
+{%- endfor %}
+{%- for setting, value in (("bind_address", lb.bind_address), ("external:bind_address", lb.external.bind_address)) %}
+{%- if not (value or "") is match(bind_address) %}
+{%- do errors.append("mesos:loadbalancer:" ~ setting ~ " is not an address: " ~ value) %}
+{%- endif %}
+{%- endfor %}
+{%- if lb.role == "external" and lb.external.https %}
+{%- if not (lb.external.certificate | string) is match(file_path) %}
+{%- do errors.append("mesos:loadbalancer:external:certificate is not a plain absolute path: " ~ lb.external.certificate) %}
+{%- endif %}
+{%- if not (lb.external.hsts | string) is match("^[A-Za-z0-9=;, -]+$") %}
+{%- do errors.append("mesos:loadbalancer:external:hsts is not a header value: " ~ lb.external.hsts) %}
+{%- endif %}
+{%- if not (lb.external.tls_min_version | string) is match("^(SSLv3|TLSv1\\.[0-3])$") %}
+{%- do errors.append("mesos:loadbalancer:external:tls_min_version must be TLSv1.0-TLSv1.3, not " ~ lb.external.tls_min_version) %}
+{%- endif %}
+{%- endif %}
 {%- if not (lb.maxconn | string) is match("^[1-9][0-9]{0,6}$") %}
 {%- do errors.append("mesos:loadbalancer:maxconn must be a positive number, not " ~ lb.maxconn) %}
 {%- endif %}

@@ -112,7 +112,13 @@ def server_endpoints(config):
     return result
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# database=None: no example database written into the checkout.
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(catalog=CATALOGS)
 def test_any_catalog_renders_a_config_haproxy_accepts(external_template, catalog):
     with ConsulServer() as consul, tempfile.TemporaryDirectory() as scratch:

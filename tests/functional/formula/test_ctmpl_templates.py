@@ -65,6 +65,16 @@ def external_template(tmp_path_factory):
     return lay_down_templates(SaltCallLocal(base / "salt-call"), pillar, "external")
 
 
+@pytest.fixture(scope="module")
+def internal_template(tmp_path_factory):
+    """The internal role's .ctmpl: no public frontends, so port 80 is free."""
+    base = tmp_path_factory.mktemp("lb-internal")
+    root = base / "root"
+    prepare_runtime_dirs(root)
+    pillar = scratch_pillar(root, role="internal")
+    return lay_down_templates(SaltCallLocal(base / "salt-call"), pillar, "internal")
+
+
 def register(consul_url, catalog):
     for name, port, tags, service_id, status in catalog:
         register_service(consul_url, name, port, tags=tags, service_id=service_id, status=status)
@@ -218,3 +228,18 @@ def test_maxconn_comes_from_consul_with_a_default(
         assert response.json() is True
     config = render_and_check(consul_server.url, external_template, tmp_path / "haproxy.cfg")
     assert f"maxconn {expected}" in sections(config)["global"]
+
+
+def test_internal_role_has_no_public_frontends_and_serves_port_80_internally(
+    internal_template, consul_server, tmp_path
+):
+    register(consul_server.url, MIXED_CATALOG)
+    config = render_and_check(consul_server.url, internal_template, tmp_path / "haproxy.cfg")
+    parts = sections(config)
+    assert not [name for name in parts if "external" in name]
+    assert "ssl-default-bind-options" not in config
+    assert "bind :80" in parts["frontend internal_http_production:plain-web:80"]
+    assert "bind :180" in parts["frontend internal_http_staging:plain-web:80"]
+    assert "# service dup-a: internal-listen-http-3600 left out" in config
+    ports = bound_ports(config)
+    assert len(ports) == len(set(ports)), sorted(ports)

@@ -119,6 +119,14 @@ BAD_PILLARS = {
         {"apps": {"web": {"haproxy": {"health_check": "/health check"}}}},
         "mesos:apps:web:haproxy:health_check must be a path without spaces",
     ),
+    "health check path with a comment sign": (
+        {"apps": {"web": {"haproxy": {"health_check": "/health#check"}}}},
+        "mesos:apps:web:haproxy:health_check must be a path without spaces",
+    ),
+    "timeout not a duration": (
+        {"loadbalancer": {"timeouts": {"client": "forever"}}},
+        "mesos:loadbalancer:timeouts:client is not a duration: forever",
+    ),
     "check timing not a number": (
         {"apps": {"web": {"haproxy": {"check": {"fall": "often"}}}}},
         "mesos:apps:web:haproxy: check fall often is not valid",
