@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: system-packages venv test lint unit functional integration demo bench bench-templates bench-reload tools clean
+.PHONY: system-packages venv test lint unit functional integration demo bench bench-templates bench-reload bench-marathon tools clean
 
 # Debian packages the tests need (haproxy, iptables, golang-go, ...); needs root.
 system-packages:
@@ -41,13 +41,16 @@ tools:
 demo: venv tools
 	$(PY) -m sandbox demo
 
-bench: bench-templates bench-reload
+bench: bench-templates bench-reload bench-marathon
 
 bench-templates: venv tools
 	$(PY) bench/bench_templates.py
 
 bench-reload: venv
 	$(PY) bench/bench_reload.py
+
+bench-marathon: venv
+	$(PY) bench/bench_marathon_apps.py
 
 clean:
 	rm -rf .salt-root .pytest_cache .ruff_cache
