@@ -187,9 +187,7 @@
     } %}
 
 include:
-{%- if "mesos.haproxy" in salt["cp.list_states"]() %}
   - mesos.haproxy
-{%- endif %}
   - mesos.consul_template
 
 mesos-loadbalancer-{{ lb.role }}-template:
