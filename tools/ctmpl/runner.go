@@ -71,41 +71,42 @@ func (r *Runner) Run(ctx context.Context) error {
 		cancelViews()
 		r.stopAllViews()
 	}()
-	firstWriteDone := false
 	for {
 		results := r.renderAll()
 		r.syncViews(viewsCtx, results)
 		if !lacksUnfetchedData(results) {
 			r.settle.Do(func() { close(r.settled) })
 		}
-		if err := firstError(results); err != nil {
-			if r.cfg.Once {
-				return err
-			}
-			r.logger.Printf("render failed, keeping the current output: %v", err)
-		} else if allComplete(results) {
-			if err := r.publish(results); err != nil {
-				if r.cfg.Once {
-					return err
-				}
-				r.logger.Print(err)
-			}
-			if r.cfg.Once {
-				return nil
-			}
-			firstWriteDone = true
-		} else {
-			r.announceMissing(results)
+		complete, err := r.handleResults(results)
+		if r.cfg.Once && (complete || err != nil) {
+			return err
+		}
+		if err != nil {
+			r.logger.Print(err)
 		}
 		// Quiescence applies to changes of complete output; while data is
 		// still arriving, render as soon as it is all there.
-		if err := r.waitForChange(ctx, firstWriteDone && allComplete(results)); err != nil {
+		if err := r.waitForChange(ctx, complete); err != nil {
 			if errors.Is(err, context.Canceled) && !r.cfg.Once {
 				return nil
 			}
 			return r.describeStop(err, results)
 		}
 	}
+}
+
+// handleResults publishes the output once every template is complete, or
+// says what it waits for. complete is false while data is missing or a
+// template failed.
+func (r *Runner) handleResults(results []*RenderResult) (complete bool, err error) {
+	if err := firstError(results); err != nil {
+		return false, fmt.Errorf("render failed, nothing written: %w", err)
+	}
+	if !allComplete(results) {
+		r.announceMissing(results)
+		return false, nil
+	}
+	return true, r.publish(results)
 }
 
 func (r *Runner) renderAll() []*RenderResult {
