@@ -215,6 +215,25 @@ def test_key_or_default_never_blocks(ctmpl, consul_server, tmp_path):
     assert destination.read_text() == "4096 30s\n"
 
 
+def test_backup_keeps_the_previous_file_and_mode_is_kept(ctmpl, consul_server, tmp_path):
+    source = write_template(tmp_path, 'maxconn {{ keyOrDefault "service/haproxy/maxconn" "1" }}\n')
+    destination = tmp_path / "haproxy.cfg"
+    destination.write_text("hand-written\n")
+    destination.chmod(0o600)
+
+    first = ctmpl.run(consul_server.url, f"{source}:{destination}", extra=["-once", "-backup"])
+    put_key(consul_server.url, "service/haproxy/maxconn", "2")
+    second = ctmpl.run(consul_server.url, f"{source}:{destination}", extra=["-once", "-backup"])
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert destination.read_text() == "maxconn 2\n"
+    assert (tmp_path / "haproxy.cfg.bak").read_text() == "maxconn 1\n"
+    assert destination.stat().st_mode & 0o777 == 0o600
+    leftovers = [p.name for p in tmp_path.iterdir() if ".ctmpl-" in p.name]
+    assert leftovers == []
+
+
 def test_ls_and_tree_list_a_prefix(ctmpl, consul_server, tmp_path):
     entries = {"app/prod/web/A": "1", "app/prod/web/B": "2", "app/prod/web/sub/C": "3"}
     for key, value in entries.items():
