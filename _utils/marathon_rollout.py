@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 class DeploymentTimeoutError(CommandExecutionError):
     """The deployment was still running at the deadline."""
 
-    def __init__(self, message, progress):
+    def __init__(self, message, progress, app=None):
         super().__init__(message)
         self.progress = progress
+        self.app = app
 
 
 def apply_definition(client, errors, app_id, definition, options):
@@ -83,7 +84,7 @@ def wait_for_deployment(client, app_id, deployment_id, deadline, poll_interval):
             return app
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise DeploymentTimeoutError(f"deployment {deployment_id} still running", progress)
+            raise DeploymentTimeoutError(f"deployment {deployment_id} still running", progress, app)
         time.sleep(min(poll_interval, remaining))
 
 
@@ -161,6 +162,7 @@ def _failure_message(client, errors, app_id, answer, previous, timed_out, option
     what = (
         f"deployment {deployment_id} of {app_id} (version {answer.get('version')}) did not "
         f"finish within {options['timeout']:g}s: {timed_out.progress}"
+        f"{_task_failure(timed_out.app, answer.get('version'))}"
     )
     if not options["rollback"]:
         return f"{what}; not rolled back (rollback=False), the deployment is still running"
@@ -168,6 +170,14 @@ def _failure_message(client, errors, app_id, answer, previous, timed_out, option
         return f"{what}; {_roll_back(client, errors, app_id, deployment_id, previous, options)}"
     except CommandExecutionError as exc:
         return f"{what}; rolling back failed too, the app needs attention: {exc}"
+
+
+def _task_failure(app, version):
+    """``; last task failure: ...`` when a task of the new version failed, else ``""``."""
+    failure = (app or {}).get("lastTaskFailure") or {}
+    if not failure or failure.get("version") != version:
+        return ""
+    return f"; last task failure: {failure.get('state', '?')}: {failure.get('message', '')}"
 
 
 def _roll_back(client, errors, app_id, deployment_id, previous, options):

@@ -229,3 +229,21 @@ def test_fails_over_to_the_live_master(module_loaders, marathon_server):
 def test_unknown_argument_is_refused(marathon):
     with pytest.raises(SaltInvocationError, match="instance"):
         marathon.deploy(TEMPLATE, "production", instance=4)
+
+
+def test_crashing_new_version_reports_the_task_failure_and_rolls_back(
+    module_loaders, marathon_server_factory
+):
+    # Real local processes: the new version's command exits at once.
+    server = marathon_server_factory(real_processes=True)
+    marathon = Bound(module_loaders.modules.marathon, "marathon", server.url)
+    check = {"protocol": "COMMAND", "command": {"value": "true"}, "intervalSeconds": 1}
+    good = {"cmd": "sleep 600", "cpus": 0.01, "mem": 16, "instances": 1, "healthChecks": [check]}
+    before = marathon.update_app("/tools/sleeper", good, timeout=20)
+    with pytest.raises(CommandExecutionError) as caught:
+        marathon.update_app("/tools/sleeper", {**good, "cmd": "exit 3"}, timeout=1.5)
+    message = str(caught.value)
+    assert "last task failure: TASK_FAILED" in message
+    assert f"previous version {before['version']} is serving" in message
+    app = raw_app(server, "/tools/sleeper")
+    assert (app["cmd"], app["version"], app["tasksRunning"]) == ("sleep 600", before["version"], 1)
