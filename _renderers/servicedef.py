@@ -36,7 +36,7 @@ def render(data, saltenv="base", sls="", argline="", **kwargs):
         # Salt leaves the shebang line in; blank it so line numbers stay true.
         text = text[text.find("\n") :] if "\n" in text else ""
     source = kwargs.get("tmplpath") or sls or "service template"
-    values = collect_values(kwargs)
+    values = _collect_values(kwargs)
     servicedef = _servicedef_functions()
     partial = "partial" in argline.split()
     try:
@@ -47,7 +47,7 @@ def render(data, saltenv="base", sls="", argline="", **kwargs):
         raise SaltRenderError(str(exc)) from None
 
 
-def collect_values(kwargs):
+def _collect_values(kwargs):
     """Merge the value sources in precedence order (see the module doc)."""
     values = {}
     pillar_values = _pillar().get("servicedef", {}).get("values", {})

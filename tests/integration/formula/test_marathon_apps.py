@@ -146,3 +146,60 @@ def test_salt_call_deploy_from_s3_with_the_standard_aws_environment(
     )
     assert result.returncode == 0, result
     assert_serving(marathon_server, TEST_SERVER_ID, result.data["version"], IMAGE, 4)
+
+
+def test_mesos_apps_passes_environment_tag_values_and_deploy_overrides(salt_call):
+    salt_call.set_pillar(
+        {
+            "mesos": {
+                "apps": {
+                    "web": {
+                        "template": "s3://build-artifacts/web/service-master.json",
+                        "tag": "v1",
+                        "values": {"region": "eu", "tier": "front"},
+                        "deploy": {"timeout": 30, "rollback": False},
+                        "environments": {
+                            "production": {"instances": 3},
+                            "canary": {"tag": "v2", "values": {"region": "us"}},
+                        },
+                    },
+                    "idle": {"template": "salt://x.json", "environments": {}},
+                }
+            }
+        }
+    )
+    result = salt_call.run("state.show_sls", "mesos.apps")
+    assert result.returncode == 0, result
+    arguments = {
+        state_id: {
+            key: value
+            for item in state["marathon_app"]
+            if isinstance(item, dict)
+            for key, value in item.items()
+        }
+        for state_id, state in result.data.items()
+    }
+    common = {
+        "template": "s3://build-artifacts/web/service-master.json",
+        "wait": True,
+        "timeout": 30,
+        "rollback": False,
+    }
+    assert arguments == {
+        "mesos-app-web-canary": {
+            **common,
+            "environment": "canary",
+            "instances": 1,
+            "tag": "v2",
+            "values": {"region": "us", "tier": "front"},
+            "order": arguments["mesos-app-web-canary"]["order"],
+        },
+        "mesos-app-web-production": {
+            **common,
+            "environment": "production",
+            "instances": 3,
+            "tag": "v1",
+            "values": {"region": "eu", "tier": "front"},
+            "order": arguments["mesos-app-web-production"]["order"],
+        },
+    }
