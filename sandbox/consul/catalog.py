@@ -11,6 +11,8 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from . import shapes
+
 STATUSES = ("passing", "warning", "critical")
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
@@ -125,15 +127,46 @@ class Catalog:
         self.node_id = str(uuid.uuid4())
         self.services = {}
         self.checks = {}
+        # Lookups by service name and by service id ("" for node checks), so
+        # a health query costs the size of its answer, not of the catalog.
+        self.services_by_name = {}
+        self.checks_by_service = {}
         self.services_table_index = index
         self.service_indexes = {}
         self.node_index = index
         # A Consul server lists itself as the "consul" service.
-        self.services["consul"] = Service("consul", "consul", [], "", 8300, {}, index, index)
+        self.put_service(Service("consul", "consul", [], "", 8300, {}, index, index))
         self.service_indexes["consul"] = index
         serf = Check("serfHealth", "Serf Health Status", "", "passing", create_index=index)
         serf.modify_index, serf.output = index, "Agent alive and reachable"
-        self.checks[serf.id] = serf
+        self.put_check(serf)
+
+    # Storage with the lookup tables kept in step ----------------------------
+
+    def put_service(self, service):
+        self.drop_service(service.id)
+        self.services[service.id] = service
+        self.services_by_name.setdefault(service.name, {})[service.id] = service
+
+    def drop_service(self, service_id):
+        service = self.services.pop(service_id, None)
+        if service is not None:
+            same_name = self.services_by_name[service.name]
+            del same_name[service_id]
+            if not same_name:
+                del self.services_by_name[service.name]
+        return service
+
+    def put_check(self, check):
+        self.drop_check(check.id)
+        self.checks[check.id] = check
+        self.checks_by_service.setdefault(check.service_id, {})[check.id] = check
+
+    def drop_check(self, check_id):
+        check = self.checks.pop(check_id, None)
+        if check is not None:
+            del self.checks_by_service[check.service_id][check_id]
+        return check
 
     # Writes --------------------------------------------------------------
 
@@ -188,7 +221,7 @@ class Catalog:
         service.modify_index = index
         if existing is not None and existing.name != service.name:
             self.touch_service(existing.name, index)
-        self.services[service.id] = service
+        self.put_service(service)
         self.services_table_index = index
         self.touch_service(service.name, index)
 
@@ -215,7 +248,7 @@ class Catalog:
         else:
             check.create_index = index
         check.modify_index = index
-        self.checks[check.id] = check
+        self.put_check(check)
         self.touch_for_check(check, index)
 
     def register_check(self, payload, index, now):
@@ -243,13 +276,13 @@ class Catalog:
         if service is None:
             raise CatalogError(404, f'Unknown service ID "{service_id}"')
         for check in self.checks_of(service_id):
-            del self.checks[check.id]
-        del self.services[service_id]
+            self.drop_check(check.id)
+        self.drop_service(service_id)
         self.services_table_index = index
         self.touch_service(service.name, index)
 
     def remove_check(self, check_id, index):
-        check = self.checks.pop(check_id, None)
+        check = self.drop_check(check_id)
         if check is None:
             raise CatalogError(404, f'Unknown check ID "{check_id}"')
         self.touch_for_check(check, index)
@@ -272,13 +305,14 @@ class Catalog:
     # Reads ---------------------------------------------------------------
 
     def checks_of(self, service_id):
-        return [check for check in self.checks.values() if check.service_id == service_id]
+        checks = self.checks_by_service.get(service_id, {}).values()
+        return sorted(checks, key=lambda check: check.id)
 
     def instances(self, name, tags):
         found = [
             service
-            for service in self.services.values()
-            if service.name == name and all(tag in service.tags for tag in tags)
+            for service in self.services_by_name.get(name, {}).values()
+            if all(tag in service.tags for tag in tags)
         ]
         return sorted(found, key=lambda service: service.id)
 
@@ -293,7 +327,7 @@ class Catalog:
         return self.services_table_index, body
 
     def catalog_service(self, name, tags):
-        rows = [self.catalog_row(service) for service in self.instances(name, tags)]
+        rows = [shapes.catalog_row(self, service) for service in self.instances(name, tags)]
         return self.service_index(name), rows
 
     def health_service(self, name, tags, passing_only):
@@ -305,89 +339,9 @@ class Catalog:
                 continue
             rows.append(
                 {
-                    "Node": self.node_json(),
-                    "Service": self.service_json(service),
-                    "Checks": [self.check_json(check) for check in checks],
+                    "Node": shapes.node_json(self),
+                    "Service": shapes.service_json(service),
+                    "Checks": [shapes.check_json(self, check) for check in checks],
                 }
             )
         return self.service_index(name), rows
-
-    # JSON shapes -----------------------------------------------------------
-
-    def node_json(self):
-        addresses = {"lan": self.address, "lan_ipv4": self.address}
-        addresses.update({"wan": self.address, "wan_ipv4": self.address})
-        return {
-            "ID": self.node_id,
-            "Node": self.node,
-            "Address": self.address,
-            "Datacenter": "dc1",
-            "TaggedAddresses": addresses,
-            "Meta": {"consul-network-segment": ""},
-            "CreateIndex": 1,
-            "ModifyIndex": self.node_index,
-        }
-
-    def service_json(self, service):
-        return {
-            "ID": service.id,
-            "Service": service.name,
-            "Tags": list(service.tags),
-            "Address": service.address,
-            "Meta": dict(service.meta),
-            "Port": service.port,
-            "Weights": {"Passing": 1, "Warning": 1},
-            "EnableTagOverride": False,
-            "CreateIndex": service.create_index,
-            "ModifyIndex": service.modify_index,
-        }
-
-    def catalog_row(self, service):
-        node = self.node_json()
-        return {
-            "ID": node["ID"],
-            "Node": node["Node"],
-            "Address": node["Address"],
-            "Datacenter": node["Datacenter"],
-            "TaggedAddresses": node["TaggedAddresses"],
-            "NodeMeta": node["Meta"],
-            "ServiceKind": "",
-            "ServiceID": service.id,
-            "ServiceName": service.name,
-            "ServiceTags": list(service.tags),
-            "ServiceAddress": service.address,
-            "ServiceWeights": {"Passing": 1, "Warning": 1},
-            "ServiceMeta": dict(service.meta),
-            "ServicePort": service.port,
-            "ServiceEnableTagOverride": False,
-            "CreateIndex": service.create_index,
-            "ModifyIndex": service.modify_index,
-        }
-
-    def check_json(self, check):
-        service = self.services.get(check.service_id)
-        return {
-            "Node": self.node,
-            "CheckID": check.id,
-            "Name": check.name,
-            "Status": check.status,
-            "Notes": check.notes,
-            "Output": check.output,
-            "ServiceID": check.service_id,
-            "ServiceName": service.name if service else "",
-            "ServiceTags": list(service.tags) if service else [],
-            "Type": check.kind,
-            "Definition": {},
-            "CreateIndex": check.create_index,
-            "ModifyIndex": check.modify_index,
-        }
-
-    def agent_services(self):
-        return {
-            service.id: self.service_json(service) | {"Datacenter": "dc1"}
-            for service in self.services.values()
-            if service.id != "consul"
-        }
-
-    def agent_checks(self):
-        return {check.id: self.check_json(check) for check in self.checks.values()}
