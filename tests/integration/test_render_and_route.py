@@ -9,11 +9,13 @@ production and staging ports, through TCP frontends, by Host header over
 HTTP and HTTPS, and to the well-known services, never to an unhealthy
 instance. Then the deployed chain: the command Salt wrote into
 consul-template's exec stanza installs valid renders (a service registered
-later is routed) and refuses a broken one while the last good config serves.
+later is routed) and refuses a broken one while the last good config serves;
+and the same loop with ctmpl watching the catalog, as consul-template runs.
 """
 
 import contextlib
 import http.server
+import shlex
 import socket
 import subprocess
 import threading
@@ -30,6 +32,7 @@ from tests.fixtures.consul import register_service
 from tests.loadbalancer_support import (
     HAProxyProcess,
     consul_template_command,
+    ctmpl_binary,
     free_port,
     free_production_port,
     haproxy_check,
@@ -276,6 +279,57 @@ def test_consul_template_command_installs_valid_renders_and_refuses_invalid_ones
     assert live.read_text() == good
     assert identities(ports["late"]) == {"late-production-1"}
     assert identities(ports["web"]) == {"web-production-1", "web-production-2"}
+
+
+@pytest.fixture
+def watching_renderer():
+    """watching_renderer(argv, log) -> ctmpl in watch mode, stopped (SIGTERM) at teardown."""
+    processes = []
+
+    def factory(argv, log_path):
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        processes.append(process)
+        return process
+
+    yield factory
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def test_watching_renderer_reloads_haproxy_when_a_service_registers(
+    platform, haproxy_processes, start_backend, watching_renderer
+):
+    """consul-template's loop with ctmpl in watch mode: each change of the
+    catalog renders the candidate and runs the reload command from config.hcl."""
+    ports, root = platform["ports"], platform["root"]
+    live = root / "etc/haproxy/haproxy.cfg"
+    master_socket = root / "run/haproxy/master.sock"
+    runtime = ["-p", str(root / "run/haproxy/haproxy.pid"), "-S", f"{master_socket},mode,600"]
+    haproxy_processes(
+        live, platform["dir"] / "haproxy.log", ready=str(master_socket), arguments=runtime
+    )
+    candidate = root / "etc/haproxy/haproxy.cfg.candidate"
+    command = shlex.join(consul_template_command(root))
+    argv = [ctmpl_binary(), "-consul-addr", platform["consul"], "-wait", "100ms:1s"]
+    argv += ["-template", f"{platform['template']}:{candidate}:{command}"]
+    renderer = watching_renderer(argv, platform["dir"] / "ctmpl.log")
+
+    assert wait_until(lambda: get(ports["web"]).status_code == 200, timeout=20)
+    late = start_backend("late-production-1")
+    tags = ["production", f"internal-listen-http-{ports['late']}"]
+    register_service(platform["consul"], "registered-later", late.port, tags, service_id="late")
+
+    assert wait_until(lambda: get(ports["late"]).text == "late-production-1", timeout=20), (
+        platform["dir"] / "ctmpl.log"
+    ).read_text()
+    assert "registered-later" in live.read_text()
+    assert renderer.poll() is None
 
 
 def test_unhealthy_instances_receive_nothing_even_under_load(platform, haproxy_processes):
