@@ -28,7 +28,7 @@ import urllib3
 
 from sandbox.httpserver import StandInServer
 from tests.conftest import require_binary
-from tests.fixtures.consul import register_service
+from tests.fixtures.consul import register_service, set_check_status
 from tests.loadbalancer_support import (
     HAProxyProcess,
     consul_template_command,
@@ -306,7 +306,8 @@ def test_watching_renderer_reloads_haproxy_when_a_service_registers(
     platform, haproxy_processes, start_backend, watching_renderer
 ):
     """consul-template's loop with ctmpl in watch mode: each change of the
-    catalog renders the candidate and runs the reload command from config.hcl."""
+    catalog (a new service, an instance turning critical) renders the
+    candidate and runs the reload command from config.hcl."""
     ports, root = platform["ports"], platform["root"]
     live = root / "etc/haproxy/haproxy.cfg"
     master_socket = root / "run/haproxy/master.sock"
@@ -329,6 +330,9 @@ def test_watching_renderer_reloads_haproxy_when_a_service_registers(
         platform["dir"] / "ctmpl.log"
     ).read_text()
     assert "registered-later" in live.read_text()
+
+    set_check_status(platform["consul"], "service:web-production-2", "critical")
+    assert wait_until(lambda: identities(ports["web"]) == {"web-production-1"}, timeout=20)
     assert renderer.poll() is None
 
 
