@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: system-packages venv test lint unit functional integration demo bench bench-templates bench-reload bench-marathon tools clean
+.PHONY: system-packages venv test lint unit functional integration demo bench bench-templates bench-reload bench-marathon bench-consul-config tools clean
 
 # Debian packages the tests need (haproxy, iptables, golang-go, ...); needs root.
 system-packages:
@@ -41,7 +41,7 @@ tools:
 demo: venv tools
 	$(PY) -m sandbox demo
 
-bench: bench-templates bench-reload bench-marathon
+bench: bench-templates bench-reload bench-marathon bench-consul-config
 
 bench-templates: venv tools
 	$(PY) bench/bench_templates.py
@@ -51,6 +51,9 @@ bench-reload: venv
 
 bench-marathon: venv
 	$(PY) bench/bench_marathon_apps.py
+
+bench-consul-config: venv
+	$(PY) bench/bench_consul_config.py
 
 clean:
 	rm -rf .salt-root .pytest_cache .ruff_cache
