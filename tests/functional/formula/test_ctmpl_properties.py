@@ -11,7 +11,7 @@ import re
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sandbox.consul import ConsulServer
@@ -32,10 +32,8 @@ from tests.loadbalancer_support import (
 # Few ports, so that generated services often claim the same one; 300/1300
 # collide across environments, 80 with the external frontend, 5536+ and
 # 0300 cannot be served.
-PORTS = st.one_of(
-    st.sampled_from([1, 80, 300, 1300, 3000, 3001, 5535, 5536, 8080, 13000, 65535, 0]),
-    st.integers(min_value=1, max_value=5535),
-)
+POOLED_PORTS = st.sampled_from([1, 80, 300, 1300, 3000, 3001, 5535, 5536, 8080, 13000, 65535, 0])
+PORTS = st.one_of(POOLED_PORTS, POOLED_PORTS, POOLED_PORTS, st.integers(1, 5535))
 LISTEN_TAGS = st.builds(
     "internal-listen-{}-{}".format, st.sampled_from(["http", "tcp"]), PORTS.map(str)
 )
@@ -66,7 +64,9 @@ INSTANCES = st.lists(
     max_size=3,
 )
 CATALOGS = st.lists(
-    st.tuples(NAMES, st.lists(st.one_of(LISTEN_TAGS, OTHER_TAGS), max_size=4), INSTANCES),
+    st.tuples(
+        NAMES, st.lists(st.one_of(LISTEN_TAGS, LISTEN_TAGS, OTHER_TAGS), max_size=4), INSTANCES
+    ),
     max_size=8,
 )
 
@@ -127,6 +127,10 @@ def test_any_catalog_renders_a_config_haproxy_accepts(external_template, catalog
         config = render(consul.url, external_template, destination)
         ok, output = haproxy_check(destination)
 
+    # Shown by --hypothesis-show-statistics: how often the traps were hit.
+    event(f"port clash left out: {'left out: port(s)' in config}")
+    event(f"tag ignored: {'ignored:' in config}")
+    event(f"catalog empty: {not catalog}")
     assert ok, f"haproxy -c refused:\n{output}\n{config}"
     defined = {name.split(" ", 1)[1] for name in sections(config) if name.startswith("backend ")}
     assert set(backend_targets(config)) <= defined
