@@ -185,6 +185,13 @@ def test_kv_sync_large_change_sets_are_split_but_complete(consul, consul_server)
     assert read_kv_tree(consul_server.url, "p/") == {f"p/{k}": v for k, v in desired.items()}
 
 
+def test_kv_sync_writes_values_too_large_for_a_transaction_on_their_own(consul, consul_server):
+    big = "b" * (450 * 1024)  # over the transaction body limit once base64-encoded
+    assert set(consul.kv_sync("p", {"BIG": big, "SMALL": "s"})) == {"BIG", "SMALL"}
+    assert read_kv_tree(consul_server.url, "p/") == {"p/BIG": big, "p/SMALL": "s"}
+    assert consul.kv_sync("p", {"BIG": big, "SMALL": "s"}) == {}
+
+
 def test_kv_sync_refuses_a_bad_value_and_writes_nothing(consul, consul_server):
     seed(consul_server, {"p/OLD": "x"})
     with pytest.raises(SaltInvocationError, match="'p/PORT' must be a string"):
