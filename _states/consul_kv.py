@@ -86,10 +86,12 @@ def present(name, value, json=False, hide_values=False, url=None, token=None):
     return ret
 
 
-def absent(name, recurse=False, url=None, token=None):
+def absent(name, recurse=False, hide_values=False, url=None, token=None):
     """
     Ensure key ``name`` does not exist; with ``recurse: True`` also nothing
-    under ``name/`` (siblings such as ``nameX`` are left alone).
+    under ``name/`` (siblings such as ``nameX`` are left alone). Changes are
+    keyed by full key; ``hide_values`` (True or a list of full keys) masks
+    the deleted values.
     """
     ret = _result(name, f"Consul key {name} is already absent")
     connection = _connection(url, token)
@@ -97,7 +99,8 @@ def absent(name, recurse=False, url=None, token=None):
         existing = _existing(name, recurse, connection)
         if not existing:
             return ret
-        ret["changes"] = {key: {"old": value, "new": None} for key, value in existing.items()}
+        deleted = {key: {"old": value, "new": None} for key, value in existing.items()}
+        ret["changes"] = _masked(deleted, hide_values)
         if __opts__["test"]:
             ret.update(result=None, comment=f"Would delete {_count(existing)} under {name}")
             return ret

@@ -197,3 +197,12 @@ def test_present_hides_its_value(consul_kv, consul_server, test_mode):
     result = consul_kv.present("p/TOKEN", value="s3cret", hide_values=True, test=test_mode)
     assert result.changes == {"old": None, "new": "<hidden>"}
     assert "s3cret" not in str(result.raw)
+
+
+@pytest.mark.parametrize("test_mode", [True, False])
+def test_absent_hides_deleted_values(consul_kv, consul_server, test_mode):
+    seed(consul_server, {"p/PW": "s3cret"})
+    result = consul_kv.absent("p", recurse=True, hide_values=True, test=test_mode)
+    assert result.changes == {"p/PW": {"old": "<hidden>", "new": None}}
+    assert "s3cret" not in str(result.raw)
+    assert read_kv_tree(consul_server.url) == ({"p/PW": "s3cret"} if test_mode else {})
