@@ -125,7 +125,8 @@ class ReplayConsul:
                     self.by_target[target] = answer
                 writer.write(answer)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError):
+            # Client gone, or the replay shutting down: the connection just ends.
             pass
         finally:
             writer.close()
