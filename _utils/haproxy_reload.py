@@ -21,10 +21,12 @@ Methods:
   socket); the master CLI ``reload`` starts a new worker that receives the
   listening sockets from the old one, so no connection is refused.
 - ``syn_drop``: HAProxy runs as a daemon; around ``haproxy -sf`` the script
-  drops new SYNs to the bound ports with iptables (the clients retransmit
-  after 1 s), the article's method for setups that cannot do better. The
-  rules carry the comment ``mesos-haproxy-reload`` and are removed in every
-  outcome (error, timeout, SIGTERM/SIGINT) and at the start of the next run.
+  drops new SYNs to the bound ports with (IPv4) iptables, and the clients
+  retransmit after 1 s: the article's method for setups that cannot do
+  better. The rules carry the comment ``mesos-haproxy-reload`` and are
+  removed in every outcome (error, timeout, SIGTERM/SIGINT); after a SIGKILL,
+  the marker file ``<lock file>.syn-drop`` makes the next run of any method
+  remove them first.
 - ``plain``: ``haproxy -sf`` alone, no socket handover: connections arriving
   while the old process closes its listeners are reset. Shows the cost.
 """
@@ -329,7 +331,12 @@ def read_pid_file(pid_file):
 
 def reload_master_worker(master_socket, deadline):
     """Reload through the master CLI and wait for the new worker to answer."""
-    before = show_proc(master_socket)
+    try:
+        before = show_proc(master_socket)
+    except ReloadError as error:
+        raise ReloadError(
+            f"{error} (is HAProxy running master-worker with -S {master_socket}?)"
+        ) from error
     with contextlib.suppress(ReloadError):
         # The master re-executes itself and drops this connection; 2.6 prints nothing.
         runtime_command(master_socket, "reload")

@@ -166,3 +166,25 @@ def test_disable_enable_and_weight(balanced, netns):
     change = haproxy.set_weight("app", "one", "100%")
     assert change["new"]["weight"] == 1
     assert set(answers(netns)) == {"one", "two"}
+
+
+def test_reload_without_a_running_haproxy_fails_and_keeps_the_live_config(make_loaders, tmp_path):
+    config, candidate = tmp_path / "haproxy.cfg", tmp_path / "candidate.cfg"
+    config.write_text(answer_config(tmp_path, body="live"))
+    candidate.write_text(answer_config(tmp_path, body="new"))
+    pillar = {
+        "mesos": {
+            "haproxy": {
+                "config": str(config),
+                "master_socket": str(tmp_path / "master.sock"),
+                "lock_file": str(tmp_path / "reload.lock"),
+            }
+        }
+    }
+    haproxy = make_loaders(pillar=pillar).modules.haproxy
+
+    with pytest.raises(CommandExecutionError, match="is HAProxy running master-worker"):
+        haproxy.safe_reload(candidate=str(candidate))
+
+    assert config.read_text() == answer_config(tmp_path, body="live")
+    assert not (tmp_path / "reload.lock.syn-drop").exists()
