@@ -7,6 +7,7 @@ a real HAProxy serves it. Nothing here imports the code under test.
 """
 
 import contextlib
+import datetime
 import json
 import pathlib
 import random
@@ -14,6 +15,11 @@ import re
 import socket
 import subprocess
 import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 CTMPL = REPO_ROOT / "tools" / "bin" / "ctmpl"
@@ -170,22 +176,32 @@ def free_production_port(low=1024, high=5535, attempts=500):
 
 
 def self_signed_certificate(path):
-    """A PEM with an EC key and a self-signed certificate, for the HTTPS frontend."""
+    """A PEM with a self-signed certificate and its EC key, for the HTTPS frontend.
+
+    Made with the cryptography package (already pinned, through Salt), so the
+    tests do not need the openssl command line tool.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    key, certificate = path.with_suffix(".key"), path.with_suffix(".crt")
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-nodes", "-days", "2",
-            "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-subj", "/CN=mesos-test.domain.com",
-            "-keyout", str(key), "-out", str(certificate),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    path.write_bytes(certificate.read_bytes() + key.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mesos-test.domain.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM) + key_pem)
     return path
 
 
