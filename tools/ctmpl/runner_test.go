@@ -52,6 +52,25 @@ maxconn 4096
 	harness.assertOutput(want)
 }
 
+func TestOnceLeavesNoQueryBehind(t *testing.T) {
+	fake := newFakeConsul(t)
+	seedCatalog(fake)
+	harness := newHarness(t, fake, catalogTemplate, "")
+	harness.cfg.Once = true
+	if err := harness.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Run has returned: every view has stopped. None may have blocked, and
+	// each dependency was read once.
+	seen := map[string]bool{}
+	for _, uri := range fake.requestLog() {
+		if strings.Contains(uri, "index=") || seen[uri] {
+			t.Errorf("-once made an unneeded request %s (all: %v)", uri, fake.requestLog())
+		}
+		seen[uri] = true
+	}
+}
+
 func TestOnceKeyWaitsUntilTheKeyExists(t *testing.T) {
 	fake := newFakeConsul(t)
 	harness := newHarness(t, fake, `maxconn {{ key "service/haproxy/maxconn" }}`, "")
