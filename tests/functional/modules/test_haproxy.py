@@ -11,44 +11,8 @@ import collections
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from sandbox.haproxy_process import answer_config, global_section
-from tests.fixtures.haproxy import haproxy_pillar, http_get
-
-
-def two_server_config(directory):
-    """Port 8080 balances over servers `one` and `two`, frontends of this same HAProxy."""
-    lines = [
-        *global_section(directory, "seamless"),
-        "defaults",
-        "    mode http",
-        "    load-server-state-from-file global",
-        "    timeout connect 2s",
-        "    timeout client 10s",
-        "    timeout server 10s",
-        "frontend entry",
-        "    bind 127.0.0.1:8080",
-        "    default_backend app",
-        "backend app",
-        "    balance roundrobin",
-        "    server one 127.0.0.1:8081 check inter 200ms",
-        "    server two 127.0.0.1:8082 check inter 200ms",
-    ]
-    for name, port in (("one", 8081), ("two", 8082)):
-        lines += [
-            f"frontend {name}",
-            f"    bind 127.0.0.1:{port}",
-            f"    http-request return status 200 content-type text/plain string {name}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def raw_server_status(instance, server):
-    """Status column of ``show stat`` for app/<server>, read straight from the socket."""
-    for line in instance.runtime("show stat").splitlines():
-        fields = line.split(",")
-        if fields[:2] == ["app", server]:
-            return fields[17]
-    raise AssertionError(f"app/{server} missing from show stat")
+from sandbox.haproxy_process import answer_config
+from tests.fixtures.haproxy import haproxy_pillar, http_get, raw_server_status, two_server_config
 
 
 def answers(namespace, count=12):
