@@ -237,8 +237,8 @@ def kv_sync(prefix, values, prune=True, json=False, test=False, url=None, token=
 def _apply(connection, changes, action):
     batches, singles = _rules("plan_batches")(changes)
     if len(batches) + len(singles) > 1:
-        log.warning("%s: %d changes need several requests, so not one atomic transaction",
-                    action, len(changes))  # fmt: skip
+        message = "%s: %d changes need several requests, so not one atomic transaction"
+        log.warning(message, action, len(changes))
     applied = 0
     try:
         for batch in batches:

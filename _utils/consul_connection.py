@@ -161,6 +161,11 @@ def transaction_errors(body):
         return []
 
 
+def unchecked(response):
+    """py-consul's callback slot: hand the Response back for raise_for_status."""
+    return response
+
+
 def decode_entry(entry):
     """A KV entry with ``Value`` as bytes (b"" for an empty value)."""
     entry = dict(entry)
@@ -216,11 +221,10 @@ class ConsulConnection:
 
     def send(self, method, path, params, data):
         log.debug("Consul %s %s", method.upper(), path)
-        identity = lambda response: response  # noqa: E731 - py-consul wants a callback
         kwargs = {"params": params or [], "headers": self.headers()}
         if method == "get":
-            return self.http.get(identity, path, **kwargs)
-        return getattr(self.http, method)(identity, path, data=data or "", **kwargs)
+            return self.http.get(unchecked, path, **kwargs)
+        return getattr(self.http, method)(unchecked, path, data=data or "", **kwargs)
 
     def back_off(self, attempt, action):
         delay = BACKOFF_SECONDS * 2 ** (attempt - 1)
