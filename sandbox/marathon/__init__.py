@@ -45,6 +45,8 @@ class MarathonServer(StandInServer):
         self._requests_lock = threading.Lock()
         self._ticker_stop = threading.Event()
         self._ticker = None
+        # Set when the server stops, so event streams end too.
+        self.closing = threading.Event()
 
     # -- life cycle ---------------------------------------------------------
 
@@ -68,12 +70,14 @@ class MarathonServer(StandInServer):
 
     def stop(self):
         """Stop serving, then the ticker, then every task process."""
+        self.closing.set()
         try:
             super().stop()
         finally:
             self.stop_ticker_and_tasks()
 
     def stop_ticker_and_tasks(self):
+        self.closing.set()
         self._ticker_stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=5)

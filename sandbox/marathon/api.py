@@ -190,6 +190,7 @@ def delete_app(scheduler, app_id, force):
         raise unknown_app(app_id)
     ensure_unlocked(scheduler, [app_id], force)
     scheduler.forget(app_id)
+    scheduler.events.publish("app_terminated_event", appId=app_id)
     deployment = scheduler.start_deployment(clock.new_version(), {app_id: (current, None)})
     return 200, deployment_result(deployment), deployment_headers(deployment)
 

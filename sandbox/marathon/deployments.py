@@ -10,8 +10,6 @@ tasks that die or turn unhealthy on their own are handled the same way.
 import math
 import uuid
 
-from .tasks import KILLING
-
 
 def kill_order(tasks, kill_selection):
     """Who goes first: tasks not ready yet, then by ``killSelection``."""
@@ -169,8 +167,12 @@ class Deployment:
                 return
             self.current_step += 1
 
+    @property
+    def current_actions(self):
+        return self.steps[self.current_step] if not self.finished else []
+
     def as_json(self):
-        current = self.steps[self.current_step] if not self.finished else []
+        current = self.current_actions
         return {
             "id": self.id,
             "version": self.version,
@@ -199,7 +201,3 @@ def plan_steps(app_id, before, after):
     if before.definition["instances"] != after.definition["instances"]:
         return [[ScaleApplication(app_id)]]
     return []
-
-
-def is_killing(task):
-    return task.state == KILLING

@@ -9,6 +9,7 @@ import binascii
 import hmac
 import json
 import logging
+import queue
 import re
 from urllib.parse import unquote
 
@@ -84,6 +85,9 @@ class MarathonHandler(JSONRequestHandler):
                 headers={"WWW-Authenticate": 'Basic realm="Mesosphere Marathon"'},
             )
             return
+        if self.command == "GET" and self.path_only.rstrip("/") == "/v2/events":
+            self._stream_events()
+            return
         try:
             status, payload, headers = self._route(body)
         except api.ApiError as error:
@@ -97,6 +101,35 @@ class MarathonHandler(JSONRequestHandler):
             self.send_body(status, b"", headers=headers)
         else:
             self.send_json(status, payload, headers=headers)
+
+    def _stream_events(self):
+        """Server-sent events until the client leaves or the server stops."""
+        bus = self.server.scheduler.events
+        wanted = [value for name, value in self.query_pairs if name == "event_type"]
+        subscriber = bus.subscribe(wanted)
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.send_header("X-Marathon-Leader", self.server.url)
+            self.end_headers()
+            self.wfile.flush()  # headers now, even if no event comes for a while
+            attached = {"remoteAddress": self.client_address[0]}
+            bus.publish("event_stream_attached", **attached)
+            while not self.server.closing.is_set() and bus.is_subscribed(subscriber):
+                try:
+                    event = subscriber[0].get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                data = json.dumps(event)
+                self.wfile.write(f"event: {event['eventType']}\ndata: {data}\n\n".encode())
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the subscriber went away
+        finally:
+            bus.unsubscribe(subscriber)
 
     def _authorized(self):
         expected = self.server.credentials

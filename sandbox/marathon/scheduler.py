@@ -7,10 +7,10 @@ ticker thread take it); the REST semantics live in ``api``.
 
 import threading
 
-from . import appdef, clock
+from . import appdef, clock, events
 from .deployments import Deployment, plan_steps
 from .runners import ProcessRunner, SimulatedRunner, TaskBehaviour
-from .tasks import KILLING, Task
+from .tasks import KILLING, RUNNING, Task
 
 FIRST_SERVICE_PORT = 10000
 LAST_SERVICE_PORT = 20000
@@ -54,6 +54,7 @@ class Scheduler:
         self.behaviours = {}  # canonical app id or None -> TaskBehaviour
         self.runner = ProcessRunner(self.lock) if real_processes else SimulatedRunner()
         self.real_processes = real_processes
+        self.events = events.EventBus()
         self._next_simulated_port = FIRST_SIMULATED_HOST_PORT
 
     # -- apps -------------------------------------------------------------
@@ -137,6 +138,7 @@ class Scheduler:
         )
         self._add_task(task)
         self.runner.start(task, self.behaviour_for(app_id))
+        self._publish_status(task, task.state)
         return task
 
     def _host_ports(self, definition, count):
@@ -168,10 +170,15 @@ class Scheduler:
     def kill(self, task):
         if task.alive:
             self.runner.kill(task)
+            self._publish_status(task, KILLING)
+
+    def _publish_status(self, task, state, message=""):
+        self.events.publish("status_update_event", **events.status_update(task, state, message))
 
     def _task_ended(self, task, state, message):
         """A task stopped on its own: remember the failure, back off launches."""
         self._remove_task(task)
+        self._publish_status(task, state, message)
         self.last_task_failures[task.app_id] = task.failure_json(state, message)
         record = self.apps.get(task.app_id)
         if record is None:
@@ -214,16 +221,21 @@ class Scheduler:
         )
         if steps:
             self.deployments[deployment.id] = deployment
+            self.events.publish(
+                "deployment_info", **events.deployment_fields(deployment, with_current_step=True)
+            )
             deployment.advance(self)
             self._drop_finished()
         return deployment
 
     def cancel(self, deployment):
-        self.deployments.pop(deployment.id, None)
+        if self.deployments.pop(deployment.id, None) is not None:
+            self.events.publish("deployment_failed", **events.deployment_fields(deployment))
 
     def _drop_finished(self):
-        for deployment_id in [d.id for d in self.deployments.values() if d.finished]:
-            del self.deployments[deployment_id]
+        for deployment in [d for d in self.deployments.values() if d.finished]:
+            del self.deployments[deployment.id]
+            self.events.publish("deployment_success", **events.deployment_fields(deployment))
 
     # -- the tick ---------------------------------------------------------
 
@@ -241,17 +253,31 @@ class Scheduler:
         if task.state == KILLING:
             if self.runner.reap(task):
                 self._remove_task(task)
+                self._publish_status(task, "TASK_KILLED")
             return
+        state_before = task.state
         ended = self.runner.poll(task, behaviour)
         if ended is not None:
             self._task_ended(task, *ended)
             return
+        if task.state != state_before:
+            self._publish_status(task, task.state)
         self.runner.check_health(task, behaviour)
+        self._publish_health_change(task)
         if task.failing_too_long():
             self.last_task_failures[task.app_id] = task.failure_json(
                 "TASK_KILLED", "killed after failing health checks"
             )
-            self.runner.kill(task)
+            self.kill(task)
+
+    def _publish_health_change(self, task):
+        """Health can change between ticks (real probes); report each flip once."""
+        health = task.healthy if task.health_known else None
+        if task.state == RUNNING and health is not None and health != task.reported_health:
+            task.reported_health = health
+            self.events.publish(
+                "health_status_changed_event", **events.health_changed(task, health)
+            )
 
     def _keep_instance_counts(self):
         """Outside deployments Marathon replaces tasks that ended."""

@@ -90,6 +90,7 @@ class Task:
         self.health = [HealthResult() for _ in definition["healthChecks"]]
         self.process = None
         self.sandbox = None
+        self.reported_health = None  # last health published as an event
 
     @property
     def alive(self):
@@ -116,6 +117,11 @@ class Task:
     def healthy(self):
         """Every health check has answered alive."""
         return self.has_health_checks and all(result.alive for result in self.health)
+
+    @property
+    def health_known(self):
+        """Every health check has a result (alive or not)."""
+        return self.has_health_checks and all(r.alive is not None for r in self.health)
 
     @property
     def unhealthy(self):
