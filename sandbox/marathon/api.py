@@ -132,38 +132,47 @@ def create_app(scheduler, body, force, base_url):
 
 def update_app(scheduler, app_id, body, partial, force, base_url):
     """PUT /v2/apps/{id}: create, update, scale, roll back or nothing at all."""
-    if not isinstance(body, dict):
-        raise ApiError(422, {"message": "Invalid JSON", "details": validation.type_errors(body)})
     current = scheduler.apps.get(app_id)
-    if "version" in body:
-        definition = rollback_definition(scheduler, app_id, body, current)
-    else:
-        fields = read_fields(body)
-        if current is not None and partial:
-            stored = {k: v for k, v in current.definition.items() if k != "id"}
-            fields = appdef.merge_update(stored, appdef.convert_deprecated(fields))
-        definition = build_definition(fields, app_id)
+    definition = definition_after_update(scheduler, app_id, body, current, partial)
     scheduler.assign_service_ports(definition, current)
     if current is not None and definition == current.definition:
         # Nothing changed: the app keeps its version, the plan is empty.
         deployment = scheduler.start_deployment(clock.new_version(), {})
         return 200, deployment_result(deployment), deployment_headers(deployment)
     ensure_unlocked(scheduler, [app_id], force)
-    version = clock.new_version()
-    if current is None:
-        record = AppRecord(definition, version, version, version)
-    elif appdef.only_scaled(current.definition, definition):
-        record = AppRecord(definition, version, version, current.last_config_change_at)
-    else:
-        record = AppRecord(definition, version, version, version)
-        scheduler.reset_backoff(app_id)
+    record = next_record(scheduler, current, definition)
     scheduler.store(record)
-    deployment = scheduler.start_deployment(version, {app_id: (current, record)})
+    deployment = scheduler.start_deployment(record.version, {app_id: (current, record)})
     headers = deployment_headers(deployment)
     if current is None:
         headers["Location"] = f"{base_url}/v2/apps{app_id}"
         return 201, deployment_result(deployment), headers
     return 200, deployment_result(deployment), headers
+
+
+def definition_after_update(scheduler, app_id, body, current, partial):
+    """The whole definition a PUT body asks for (a rollback, a partial
+    update merged onto the stored app, or a full replacement)."""
+    if not isinstance(body, dict):
+        raise ApiError(422, {"message": "Invalid JSON", "details": validation.type_errors(body)})
+    if "version" in body:
+        return rollback_definition(scheduler, app_id, body, current)
+    fields = read_fields(body)
+    if current is not None and partial:
+        stored = {key: value for key, value in current.definition.items() if key != "id"}
+        fields = appdef.merge_update(stored, appdef.convert_deprecated(fields))
+    return build_definition(fields, app_id)
+
+
+def next_record(scheduler, current, definition):
+    """The version to store: a scaling keeps lastConfigChangeAt, anything
+    else is a config change (which also resets the launch backoff)."""
+    version = clock.new_version()
+    if current is not None and appdef.only_scaled(current.definition, definition):
+        return AppRecord(definition, version, version, current.last_config_change_at)
+    if current is not None:
+        scheduler.reset_backoff(current.definition["id"])
+    return AppRecord(definition, version, version, version)
 
 
 def rollback_definition(scheduler, app_id, body, current):

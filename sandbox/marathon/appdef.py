@@ -270,8 +270,9 @@ def merge_update(stored, body):
     """``partialUpdate=true``: every top-level field in ``body`` replaces the stored one."""
     merged = copy.deepcopy(stored)
     merged.update(copy.deepcopy(body))
-    if "container" in body and "networks" not in body and body.get("container") is None:
-        merged.pop("container", None)
+    if "container" in body and body["container"] is None:
+        # An explicit null removes the container.
+        del merged["container"]
     return merged
 
 

@@ -9,7 +9,7 @@ import threading
 
 from . import appdef, clock, events
 from .deployments import Deployment, plan_steps
-from .runners import ProcessRunner, SimulatedRunner, TaskBehaviour
+from .runners import ProcessRunner, SimulatedRunner, TaskBehaviour, free_loopback_port
 from .tasks import KILLING, RUNNING, Task
 
 FIRST_SERVICE_PORT = 10000
@@ -145,8 +145,6 @@ class Scheduler:
         if definition.get("requirePorts") and appdef.uses_host_networking(definition):
             return [slot["port"] for slot in definition["portDefinitions"]]
         if self.real_processes:
-            from .runners import free_loopback_port
-
             taken = {port for task in self.tasks.values() for port in task.ports}
             ports = []
             for _ in range(count):
