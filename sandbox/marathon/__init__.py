@@ -43,6 +43,7 @@ class MarathonServer(StandInServer):
         self.tick_interval = tick
         self._requests = []
         self._requests_lock = threading.Lock()
+        self._unavailable_for = 0  # requests still to answer 503 (no leader)
         self._ticker_stop = threading.Event()
         self._ticker = None
         # Set when the server stops, so event streams end too.
@@ -99,6 +100,20 @@ class MarathonServer(StandInServer):
     def clear_requests(self):
         with self._requests_lock:
             self._requests.clear()
+
+    def make_unavailable(self, requests=1):
+        """Answer the next ``requests`` requests with 503, as Marathon does
+        while it has no elected leader (for fail-over tests)."""
+        with self._requests_lock:
+            self._unavailable_for = requests
+
+    def take_unavailable_turn(self):
+        """True if this request is one that must answer 503."""
+        with self._requests_lock:
+            if self._unavailable_for <= 0:
+                return False
+            self._unavailable_for -= 1
+            return True
 
     def set_task_behaviour(self, app_id=None, *, start_delay=0.0, healthy=True):
         """How tasks of ``app_id`` (every app when None) start from now on:

@@ -74,6 +74,10 @@ class MarathonHandler(JSONRequestHandler):
     def _dispatch(self):
         self.server.record_request(self.command, self.path)
         body = self.read_body()
+        if self.server.take_unavailable_turn():
+            message = {"message": "Could not determine the current leader"}
+            self.send_json(503, message, headers={"Retry-After": "1"})
+            return
         if self.path_only.rstrip("/") == "/ping":
             # Load balancers probe /ping without credentials.
             self.send_body(200, "pong", content_type="text/plain")

@@ -293,3 +293,14 @@ def test_definition_passed_in_is_not_changed_by_partial_updates_of_others(marath
 
     assert app["labels"] == original["labels"] and app["env"] == original["env"]
     assert app["args"] == original["args"]
+
+
+def test_make_unavailable_answers_503_for_that_many_requests(marathon_server):
+    marathon_server.make_unavailable(requests=2)
+
+    answers = [
+        requests.get(f"{marathon_server.url}/v2/apps", timeout=10).status_code for _ in range(3)
+    ]
+
+    assert answers == [503, 503, 200]
+    assert len(marathon_server.requests) == 3
