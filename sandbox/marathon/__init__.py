@@ -8,6 +8,7 @@ that progress over time, on simulated tasks or real local processes.
 
 import logging
 import signal
+import sys
 import threading
 
 from sandbox.httpserver import StandInServer
@@ -167,6 +168,11 @@ def serve(args):
     )
     # SIGTERM ends the foreground server the way Ctrl-C does, tasks included.
     signal.signal(signal.SIGTERM, _interrupt)
+    # In the foreground, task life cycles go to stderr (tests keep them quiet).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     print(f"marathon stand-in listening on {server.url}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)

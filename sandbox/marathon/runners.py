@@ -10,6 +10,7 @@ gone) and ``shutdown()``.
 
 import contextlib
 import http.client
+import logging
 import os
 import shutil
 import signal
@@ -21,6 +22,8 @@ import threading
 
 from . import clock
 from .tasks import RUNNING, STAGING
+
+log = logging.getLogger(__name__)
 
 
 class TaskBehaviour:
@@ -174,6 +177,13 @@ class ProcessRunner:
                 )
         except OSError as error:
             return ("TASK_FAILED", f"Failed to launch: {error}")
+        log.info(
+            "task %s started: pid %d, ports %s, output in %s",
+            task.id,
+            task.process.pid,
+            task.ports,
+            task.sandbox,
+        )
         task.mark_running()
         return None
 

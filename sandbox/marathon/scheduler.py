@@ -5,12 +5,15 @@ Every method expects the caller to hold ``lock`` (the HTTP layer and the
 ticker thread take it); the REST semantics live in ``api``.
 """
 
+import logging
 import threading
 
 from . import appdef, clock, events
 from .deployments import Deployment, plan_steps
 from .runners import ProcessRunner, SimulatedRunner, TaskBehaviour, free_loopback_port
 from .tasks import KILLING, RUNNING, Task
+
+log = logging.getLogger(__name__)
 
 FIRST_SERVICE_PORT = 10000
 LAST_SERVICE_PORT = 20000
@@ -171,6 +174,7 @@ class Scheduler:
             self._publish_status(task, KILLING)
 
     def _publish_status(self, task, state, message=""):
+        log.info("%s %s %s", task.id, state, message)
         self.events.publish("status_update_event", **events.status_update(task, state, message))
 
     def _task_ended(self, task, state, message):
