@@ -145,9 +145,8 @@ def module_loaders(tmp_path_factory):
 class Bound:
     """Calls ``module.<function>`` with this test's Marathon URL and fast polling added."""
 
-    def __init__(self, functions, prefix, url, **settings):
+    def __init__(self, functions, url, **settings):
         self._functions = functions
-        self._prefix = prefix
         self._settings = {"urls": [url], **FAST, **settings}
 
     def __getattr__(self, name):

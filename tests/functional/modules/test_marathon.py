@@ -30,7 +30,7 @@ IMAGE = "registry.local/test-server:{}"
 
 @pytest.fixture
 def marathon(module_loaders, marathon_server):
-    return Bound(module_loaders.modules.marathon, "marathon", marathon_server.url)
+    return Bound(module_loaders.modules.marathon, marathon_server.url)
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_locked_app_force_overrides_only_when_asked(marathon, marathon_server, s
     lock_with_slow_deployment(marathon_server, 30)
     result = marathon.deploy(TEMPLATE, "production", 4, tag="v2", timeout=20, force=True)
     puts = [path for method, path in marathon_server.requests if method == "PUT"]
-    assert puts == [f"{TEST_SERVER_ID}?force=true".replace("/app", "/v2/apps/app", 1)]
+    assert puts == ["/v2/apps/app/production/test-server?force=true"]
     assert_serving(marathon_server, TEST_SERVER_ID, result["version"], IMAGE.format("v2"), 4)
 
 
@@ -193,7 +193,7 @@ def test_rollback_without_version_takes_the_one_before_current(
 
 def test_basic_auth_from_pillar(make_loaders, marathon_server_factory):
     server = marathon_server_factory(username="ops", password="s3cret")
-    anonymous = Bound(make_loaders().modules.marathon, "marathon", server.url)
+    anonymous = Bound(make_loaders().modules.marathon, server.url)
     with pytest.raises(CommandExecutionError, match="401") as caught:
         anonymous.deploy(TEMPLATE, "production", 1, tag="v1", timeout=5)
     assert raw_app_with_auth(server) is None
@@ -236,7 +236,7 @@ def test_crashing_new_version_reports_the_task_failure_and_rolls_back(
 ):
     # Real local processes: the new version's command exits at once.
     server = marathon_server_factory(real_processes=True)
-    marathon = Bound(module_loaders.modules.marathon, "marathon", server.url)
+    marathon = Bound(module_loaders.modules.marathon, server.url)
     check = {"protocol": "COMMAND", "command": {"value": "true"}, "intervalSeconds": 1}
     good = {"cmd": "sleep 600", "cpus": 0.01, "mem": 16, "instances": 1, "healthChecks": [check]}
     before = marathon.update_app("/tools/sleeper", good, timeout=20)

@@ -175,7 +175,6 @@ def test_bad_input_is_a_clear_error_and_the_previous_version_keeps_serving(
     call, exception, message = CASES[case]
     marathon = Bound(
         module_loaders.modules.marathon,
-        "marathon",
         auth_server.url,
         username=CREDENTIALS[0],
         password=CREDENTIALS[1],

@@ -60,7 +60,7 @@ def https_marathon(self_signed_certificate):
 
 def test_unknown_certificate_is_refused_by_default(module_loaders, https_marathon):
     url, _cert = https_marathon
-    marathon = Bound(module_loaders.modules.marathon, "marathon", url)
+    marathon = Bound(module_loaders.modules.marathon, url)
     with pytest.raises(CommandExecutionError, match="SSLError"):
         marathon.ping()
 
@@ -68,6 +68,6 @@ def test_unknown_certificate_is_refused_by_default(module_loaders, https_maratho
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_ca_bundle_or_verify_false_is_accepted_when_configured(module_loaders, https_marathon):
     url, cert = https_marathon
-    marathon = Bound(module_loaders.modules.marathon, "marathon", url)
+    marathon = Bound(module_loaders.modules.marathon, url)
     assert marathon.ping(verify=str(cert)) is True
     assert marathon.ping(verify=False) is True

@@ -24,7 +24,7 @@ WORKER = {"cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 2, "env": {"
 
 @pytest.fixture
 def marathon_app(module_loaders, marathon_server):
-    return Bound(module_loaders.states.marathon_app, "marathon_app", marathon_server.url)
+    return Bound(module_loaders.states.marathon_app, marathon_server.url)
 
 
 def writes(server):
