@@ -234,3 +234,50 @@ def test_stopping_the_server_stops_every_task_process(marathon_server_factory, s
     server.stop()
 
     assert not [pid for pid in pids if process_exists(pid)]
+
+
+def test_a_task_failing_mesos_http_checks_is_killed_and_replaced(process_server, service, tmp_path):
+    check = {**http_health_check(grace=0, max_failures=2), "protocol": "MESOS_HTTP"}
+    body = service_app(service, tmp_path, healthChecks=[check])
+    body["env"]["HEALTHY"] = "no"
+    put(process_server, "/proc/sick", body)
+    [first] = poll_until(lambda: get_app(process_server, "/proc/sick")["tasks"], message="task")
+    pid = pid_of(tmp_path, first["id"])
+
+    failure = poll_until(
+        lambda: get_app(process_server, "/proc/sick").get("lastTaskFailure"),
+        timeout=15,
+        message="killed for failing health checks",
+    )
+
+    assert failure["taskId"] == first["id"] and failure["state"] == "TASK_KILLED"
+    poll_until(lambda: not process_exists(pid), timeout=10, message="the sick process gone")
+    poll_until(
+        lambda: {t["id"] for t in get_app(process_server, "/proc/sick")["tasks"]} - {first["id"]},
+        message="a replacement task",
+    )
+
+
+@pytest.mark.parametrize(("command", "healthy"), [("true", True), ("exit 1", False)])
+def test_command_health_checks_run_in_the_task_environment(process_server, command, healthy):
+    check = {
+        "protocol": "COMMAND",
+        "command": {"value": f'test -n "$MESOS_TASK_ID" && {command}'},
+        "gracePeriodSeconds": 0,
+        "intervalSeconds": 1,
+        "maxConsecutiveFailures": 0,
+    }
+    put(process_server, "/proc/checked", {"cmd": "sleep 300", "healthChecks": [check]})
+
+    app = poll_until(
+        lambda: (
+            (a := get_app(process_server, "/proc/checked"))["tasks"]
+            and a["tasks"][0].get("healthCheckResults")
+            and a
+        ),
+        message="a health result",
+    )
+
+    [result] = app["tasks"][0]["healthCheckResults"]
+    assert result["alive"] is healthy
+    assert (app["tasksHealthy"], app["tasksUnhealthy"]) == ((1, 0) if healthy else (0, 1))
