@@ -177,6 +177,9 @@ def next_record(scheduler, current, definition):
 
 def rollback_definition(scheduler, app_id, body, current):
     """A body ``version``: the definition stored under that version."""
+    if not isinstance(body["version"], str):
+        details = [{"path": "/version", "errors": ["error.expected.jsstring"]}]
+        raise ApiError(422, {"message": "Invalid JSON", "details": details})
     if set(appdef.client_fields(body)) - {"id"}:
         raise ApiError(
             422,

@@ -61,8 +61,7 @@ class ScaleApplication(Action):
             : max(0, len(alive) - wanted)
         ]:
             scheduler.kill(task)
-        for _ in range(wanted - len(alive)):
-            scheduler.launch(app)
+        scheduler.launch_many(app, wanted - len(alive))
         alive = scheduler.alive_tasks(self.app_id)
         ready = sum(1 for task in alive if task.ready)
         return len(alive) == wanted and ready >= wanted and not scheduler.killing_tasks(self.app_id)
@@ -118,8 +117,7 @@ class RestartApplication(Action):
         ]
         instances = app.definition["instances"]
         room = max(0, self.max_capacity - old_left - len(old_dying) - len(new))
-        for _ in range(min(instances - len(new), room)):
-            scheduler.launch(app)
+        scheduler.launch_many(app, min(instances - len(new), room))
         return (
             old_left == 0
             and len(new) == instances

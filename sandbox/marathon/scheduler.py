@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 FIRST_SERVICE_PORT = 10000
 LAST_SERVICE_PORT = 20000
 FIRST_SIMULATED_HOST_PORT = 31000
+# Marathon launches as Mesos offers come; a huge instance count fills up over many steps.
+LAUNCHES_PER_STEP = 50
 
 
 class AppRecord:
@@ -123,6 +125,13 @@ class Scheduler:
 
     def behaviour_for(self, app_id):
         return self.behaviours.get(app_id) or self.behaviours.get(None) or TaskBehaviour()
+
+    def launch_many(self, record, count):
+        """Launch up to ``count`` tasks, at most LAUNCHES_PER_STEP per step
+        (as offers arrive a few at a time), stopping at the launch backoff."""
+        for _ in range(min(count, LAUNCHES_PER_STEP)):
+            if self.launch(record) is None:
+                return
 
     def launch(self, record):
         """Start one task of ``record`` unless the app's launch backoff holds it."""
@@ -287,9 +296,7 @@ class Scheduler:
         for app_id, record in self.apps.items():
             if app_id in busy:
                 continue
-            for _ in range(record.definition["instances"] - len(self.alive_tasks(app_id))):
-                if self.launch(record) is None:
-                    break
+            self.launch_many(record, record.definition["instances"] - len(self.alive_tasks(app_id)))
 
     def shutdown(self):
         self.runner.shutdown()

@@ -16,6 +16,7 @@ ID_SEGMENT_PATTERN = re.compile(ID_SEGMENT)
 ID_ERROR = f"must fully match regular expression '^{ID_SEGMENT}|(\\.|\\.\\.)$'"
 COMMAND_ERROR = "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 NUMBER_FIELDS = ("cpus", "mem", "disk", "backoffFactor")
 INTEGER_FIELDS = (
     "instances",
@@ -59,7 +60,8 @@ def is_number(value):
 
 
 def is_integer(value):
-    return is_number(value) and float(value).is_integer()
+    """A JSON number that reads as Marathon's Int (int32)."""
+    return is_number(value) and float(value).is_integer() and INT32_MIN <= value <= INT32_MAX
 
 
 class _Collector:
@@ -80,7 +82,7 @@ def type_errors(body):
     """Errors of the JSON read: wrong JSON types for known fields."""
     found = _Collector()
     if not isinstance(body, dict):
-        found.add("", "error.expected.jsobject")
+        found.add("/", "error.expected.jsobject")
         return found.details
     for key in NUMBER_FIELDS:
         if body.get(key) is not None and not is_number(body[key]):
@@ -112,7 +114,8 @@ def type_errors(body):
 def _nested_type_errors(found, body):
     """Shapes inside objects that the defaults code relies on."""
     for key in ("portDefinitions", "networks", "fetch"):
-        for index, item in enumerate(body.get(key) or []):
+        items = body.get(key)
+        for index, item in enumerate(items if isinstance(items, list) else []):
             if not isinstance(item, dict):
                 found.add(f"/{key}({index})", "error.expected.jsobject")
     strategy = body.get("upgradeStrategy")
@@ -133,7 +136,7 @@ def _nested_type_errors(found, body):
         if mappings is not None and not isinstance(mappings, list):
             found.add(path, "error.expected.jsarray")
             continue
-        for index, mapping in enumerate(mappings or []):
+        for index, mapping in enumerate(mappings if isinstance(mappings, list) else []):
             if not isinstance(mapping, dict):
                 found.add(f"{path}({index})", "error.expected.jsobject")
 
