@@ -116,14 +116,16 @@ class MarathonServer(StandInServer):
             self._unavailable_for -= 1
             return True
 
-    def set_task_behaviour(self, app_id=None, *, start_delay=0.0, healthy=True):
-        """How tasks of ``app_id`` (every app when None) start from now on:
+    def set_task_behaviour(self, app_id=None, *, start_delay=0.0, healthy=True, kill_delay=0.0):
+        """How tasks of ``app_id`` (every app when None) behave from now on:
         ``start_delay`` seconds staged before running; ``healthy`` a bool or
-        a callable given the task's app definition. Real-process tasks take
-        the delay but get their health from real checks."""
+        a callable given the task's app definition (with its ``version``);
+        ``kill_delay`` seconds a simulated task stays TASK_KILLING. Real
+        processes take the start delay but get their health from real checks
+        and die when they die."""
         key = appdef.canonical_id(app_id) if app_id is not None else None
         with self.scheduler.lock:
-            self.scheduler.behaviours[key] = TaskBehaviour(start_delay, healthy)
+            self.scheduler.behaviours[key] = TaskBehaviour(start_delay, healthy, kill_delay)
 
     def wait_for_deployments(self, timeout=10.0):
         """Block until no deployment runs; AssertionError naming them if not."""

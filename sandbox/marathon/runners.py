@@ -4,8 +4,8 @@ local processes with real health checks.
 Both runners offer the same calls, made by the scheduler under its lock:
 ``start(task, behaviour)``, ``poll(task, behaviour)`` (returns
 ``(state, message)`` once a task ended on its own), ``check_health(task,
-behaviour)``, ``kill(task)``, ``reap(task)`` (True once a killed task is
-gone) and ``shutdown()``.
+behaviour)``, ``kill(task, behaviour)``, ``reap(task)`` (True once a killed
+task is gone) and ``shutdown()``.
 """
 
 import contextlib
@@ -27,13 +27,14 @@ log = logging.getLogger(__name__)
 
 
 class TaskBehaviour:
-    """What tests decide about tasks: how long they take to start and
-    whether they turn healthy (a bool, or a callable given the app
-    definition the task runs)."""
+    """What tests decide about tasks: how long they take to start, whether
+    they turn healthy (a bool, or a callable given the app definition the
+    task runs) and how long a simulated task takes to die once killed."""
 
-    def __init__(self, start_delay=0.0, healthy=True):
+    def __init__(self, start_delay=0.0, healthy=True, kill_delay=0.0):
         self.start_delay = float(start_delay)
         self.healthy = healthy
+        self.kill_delay = float(kill_delay)
 
     def evaluate(self, definition):
         """(healthy, failure cause); a callable that raises reads as
@@ -67,11 +68,12 @@ class SimulatedRunner:
             else:
                 result.record_failure(cause, task.started_monotonic, check, clock.now(), True)
 
-    def kill(self, task):
+    def kill(self, task, behaviour):
         task.mark_killing()
+        task.kill_delay = behaviour.kill_delay
 
     def reap(self, task):
-        return True
+        return clock.now() >= task.killing_since + task.kill_delay
 
     def shutdown(self):
         pass
@@ -211,7 +213,7 @@ class ProcessRunner:
             else:
                 result.record_failure(cause, task.started_monotonic, check, clock.now(), False)
 
-    def kill(self, task):
+    def kill(self, task, behaviour):
         task.mark_killing()
         if task.process is not None:
             _signal_group(task.process, signal.SIGTERM)

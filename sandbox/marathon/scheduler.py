@@ -179,7 +179,7 @@ class Scheduler:
 
     def kill(self, task):
         if task.alive:
-            self.runner.kill(task)
+            self.runner.kill(task, self.behaviour_for(task.app_id))
             self._publish_status(task, KILLING)
 
     def _publish_status(self, task, state, message=""):

@@ -107,7 +107,8 @@ class Task:
         if grace is None:
             grace = DEFAULT_KILL_GRACE_SECONDS
         self.state = KILLING
-        self.kill_deadline = clock.now() + grace
+        self.killing_since = clock.now()
+        self.kill_deadline = self.killing_since + grace
 
     @property
     def has_health_checks(self):

@@ -102,7 +102,7 @@ def test_rolling_upgrade_respects_the_upgrade_strategy(
     max_capacity = math.floor(instances * (1 + over))
     if min_healthy == max_capacity:
         max_capacity += 1
-    marathon_server.set_task_behaviour(APP_ID, start_delay=0.15)
+    marathon_server.set_task_behaviour(APP_ID, start_delay=0.25)
 
     new_version = put(marathon_server, {"env": {"RELEASE": "2"}}).json()["version"]
     samples = watch_rollout(marathon_server, APP_ID)
@@ -269,17 +269,18 @@ def test_scaling_down_kills_the_youngest_tasks(marathon_server):
     assert {task["id"] for task in remaining} == {task["id"] for task in first["tasks"]}
 
 
-def test_deleting_an_app_plans_stop_application(marathon_server_factory):
-    server = marathon_server_factory(tick=0.5)  # slow ticks keep the kill visible
-    deployed(server, article_test_server(instances=1))
+def test_deleting_an_app_plans_stop_application(marathon_server):
+    deployed(marathon_server, article_test_server(instances=1))
+    marathon_server.set_task_behaviour(kill_delay=0.5)  # keeps the kill visible
 
-    requests.delete(f"{server.url}/v2/apps{APP_ID}", timeout=10)
+    requests.delete(f"{marathon_server.url}/v2/apps{APP_ID}", timeout=10)
 
-    [deployment] = get_deployments(server)
+    [deployment] = get_deployments(marathon_server)
     assert deployment["steps"] == [{"actions": [{"action": "StopApplication", "app": APP_ID}]}]
-    [task] = requests.get(f"{server.url}/v2/tasks", timeout=10).json()["tasks"]
+    [task] = requests.get(f"{marathon_server.url}/v2/tasks", timeout=10).json()["tasks"]
     assert task["state"] == "TASK_KILLING"
-    server.wait_for_deployments(10)
+    marathon_server.wait_for_deployments(10)
+    assert requests.get(f"{marathon_server.url}/v2/tasks", timeout=10).json() == {"tasks": []}
 
 
 def test_tasks_endpoints_and_status_filter(marathon_server):
