@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: system-packages venv test lint unit functional integration demo bench bench-templates bench-reload bench-marathon bench-consul-config tools clean
+.PHONY: system-packages venv test lint unit functional integration bench bench-templates bench-reload bench-marathon bench-consul-config tools clean
 
 # Debian packages the tests need (haproxy, iptables, golang-go, ...); needs root.
 system-packages:
@@ -23,6 +23,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 test: venv tools lint
+	$(MAKE) -C tools/ctmpl test
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 
 unit: venv
@@ -36,10 +37,7 @@ integration: venv tools
 
 # Go helpers (the consul-template renderer); built with Debian's golang-go.
 tools:
-	@if [ -d tools/ctmpl ]; then $(MAKE) -C tools/ctmpl; fi
-
-demo: venv tools
-	$(PY) -m sandbox demo
+	$(MAKE) -C tools/ctmpl
 
 bench: bench-templates bench-reload bench-marathon bench-consul-config
 

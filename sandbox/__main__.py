@@ -1,5 +1,5 @@
 """``python -m sandbox consul|marathon|chronos --port N`` starts one stand-in
-in the foreground; ``python -m sandbox demo`` runs the local platform demo.
+in the foreground.
 """
 
 import argparse
@@ -11,7 +11,6 @@ COMMANDS = {
     "consul": "sandbox.consul",
     "marathon": "sandbox.marathon",
     "chronos": "sandbox.chronos",
-    "demo": "sandbox.demo",
 }
 
 
@@ -24,7 +23,7 @@ def main(argv=None):
         except ModuleNotFoundError as error:
             if error.name != module_name:
                 raise
-            continue  # not built yet
+            continue  # the Chronos stand-in is not built yet
         subparser = subparsers.add_parser(name, help=(module.__doc__ or "").strip().split("\n")[0])
         module.add_arguments(subparser)
         subparser.set_defaults(serve=module.serve)

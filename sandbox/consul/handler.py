@@ -46,10 +46,6 @@ def parse_uint(text, what):
 
 class ConsulHandler(JSONRequestHandler):
     server_version = "Consul-sandbox"
-    # Headers and body leave in one segment: written apart, Nagle plus the
-    # client's delayed ACK cost ~40 ms per keep-alive request.
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024
     ROUTES = (
         ("GET", r"/v1/kv/(?P<key>.*)", "kv_get"),
         ("PUT", r"/v1/kv/(?P<key>.*)", "kv_put"),

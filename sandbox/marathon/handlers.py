@@ -49,10 +49,6 @@ def flag(query, name, default=False):
 
 class MarathonHandler(JSONRequestHandler):
     server_version = "MarathonStandIn"
-    # Headers and body leave in one write, without Nagle: otherwise every
-    # keep-alive request waits ~40 ms on a delayed ACK.
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
 
     def do_GET(self):  # noqa: N802 - the stdlib's handler name
         self._dispatch()
