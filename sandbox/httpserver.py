@@ -51,7 +51,7 @@ class StandInServer(ThreadingHTTPServer):
 class JSONRequestHandler(BaseHTTPRequestHandler):
     """Request parsing and response writing shared by the stand-ins.
 
-    Subclasses implement ``do_GET`` etc.; ``self.path_only`` and
+    Subclasses implement ``dispatch``, which every method reaches; ``self.path_only`` and
     ``self.query`` (a dict of the last value per name, presence counts) are
     parsed before dispatch.
     """
@@ -63,6 +63,15 @@ class JSONRequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     # Quiet by default: tests start many servers.
     log_requests = False
+
+    # Every method goes to one router, ``dispatch``, which subclasses define.
+    def do_GET(self):
+        self.dispatch()
+
+    do_PUT = do_POST = do_DELETE = do_PATCH = do_GET  # noqa: N815 - the stdlib's names
+
+    def dispatch(self):
+        raise NotImplementedError
 
     def parse_request(self):
         ok = super().parse_request()

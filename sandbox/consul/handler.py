@@ -71,18 +71,6 @@ class ConsulHandler(JSONRequestHandler):
     def state(self):
         return self.server.state
 
-    def do_GET(self):  # noqa: N802 - the stdlib's handler name
-        self.dispatch()
-
-    def do_PUT(self):  # noqa: N802 - the stdlib's handler name
-        self.dispatch()
-
-    def do_DELETE(self):  # noqa: N802 - the stdlib's handler name
-        self.dispatch()
-
-    def do_POST(self):  # noqa: N802 - the stdlib's handler name
-        self.dispatch()
-
     def dispatch(self):
         path = self.path_only
         allowed = False

@@ -50,24 +50,9 @@ def flag(query, name, default=False):
 class MarathonHandler(JSONRequestHandler):
     server_version = "MarathonStandIn"
 
-    def do_GET(self):  # noqa: N802 - the stdlib's handler name
-        self._dispatch()
-
-    def do_POST(self):  # noqa: N802 - the stdlib's handler name
-        self._dispatch()
-
-    def do_PUT(self):  # noqa: N802 - the stdlib's handler name
-        self._dispatch()
-
-    def do_DELETE(self):  # noqa: N802 - the stdlib's handler name
-        self._dispatch()
-
-    def do_PATCH(self):  # noqa: N802 - the stdlib's handler name
-        self._dispatch()
-
     # -- plumbing ---------------------------------------------------------
 
-    def _dispatch(self):
+    def dispatch(self):
         self.server.record_request(self.command, self.path)
         body = self.read_body()
         if self.server.take_unavailable_turn():
