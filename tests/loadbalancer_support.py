@@ -7,7 +7,6 @@ a real HAProxy serves it. Nothing here imports the code under test.
 """
 
 import contextlib
-import datetime
 import json
 import pathlib
 import random
@@ -16,10 +15,7 @@ import socket
 import subprocess
 import time
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.certificates import self_signed_pem
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 CTMPL = REPO_ROOT / "tools" / "bin" / "ctmpl"
@@ -176,32 +172,11 @@ def free_production_port(low=1024, high=5535, attempts=500):
 
 
 def self_signed_certificate(path):
-    """A PEM with a self-signed certificate and its EC key, for the HTTPS frontend.
-
-    Made with the cryptography package (already pinned, through Salt), so the
-    tests do not need the openssl command line tool.
-    """
+    """A PEM with a self-signed certificate and its key, for the HTTPS frontend."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mesos-test.domain.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM) + key_pem)
+    certificate_pem, key_pem = self_signed_pem(common_name="mesos-test.domain.com")
+    path.write_bytes(certificate_pem + key_pem)
     return path
 
 

@@ -4,8 +4,6 @@ Results are checked out of band with raw HTTP on the stand-in
 (tests/fixtures/consul.py helpers), never through the module itself.
 """
 
-import datetime
-import ipaddress
 import logging
 import socket
 import ssl
@@ -13,13 +11,10 @@ import threading
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from sandbox.consul import ConsulServer
+from tests.certificates import self_signed_pem
 from tests.fixtures.consul import read_kv, read_kv_tree, register_service, set_check_status
 
 TOKEN = "s3cr3t-acl-token"
@@ -269,42 +264,13 @@ def test_no_url_anywhere_is_an_invocation_error(make_loaders):
         consul.kv_get("k")
 
 
-def write_self_signed_certificate(cert, key):
-    """A certificate for IP 127.0.0.1 and its key, made with the cryptography
-    package (pinned through Salt) so no openssl tool is needed."""
-    private_key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(private_key, hashes.SHA256())
-    )
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(
-        private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
 @pytest.fixture
 def tls_consul(tmp_path):
     """The stand-in behind TLS with a self-signed certificate for 127.0.0.1."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    write_self_signed_certificate(cert, key)
+    certificate_pem, key_pem = self_signed_pem()
+    cert.write_bytes(certificate_pem)
+    key.write_bytes(key_pem)
     server = ConsulServer()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)

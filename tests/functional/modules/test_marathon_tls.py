@@ -1,13 +1,12 @@
 """TLS to Marathon is verified unless configured otherwise."""
 
 import ssl
-import subprocess
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
 from sandbox.marathon import MarathonServer
-from tests.conftest import require_binary
+from tests.certificates import self_signed_pem
 from tests.functional import marathon_support as support
 from tests.functional.marathon_support import Bound
 
@@ -16,31 +15,10 @@ module_loaders = support.module_loaders
 
 @pytest.fixture
 def self_signed_certificate(tmp_path):
-    openssl = require_binary("openssl")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    certificate_pem, key_pem = self_signed_pem()
+    cert.write_bytes(certificate_pem)
+    key.write_bytes(key_pem)
     return key, cert
 
 
