@@ -163,6 +163,8 @@ def test_blocking_health_query_wakes_on_check_change(consul_server, client):
         new_index, rows = client.health.service("api", passing=True, index=index, wait="20s")
     finally:
         timer.cancel()
+        # The helper may still be mid-request: let it finish before the server stops.
+        timer.join(timeout=10)
     assert [row["Service"]["ID"] for row in rows] == ["api"]
     assert int(new_index) > int(index) and time.monotonic() - started < 5
 
@@ -175,6 +177,8 @@ def test_blocking_catalog_services_wakes_on_registration(consul_server, client):
         new_index, services = client.catalog.services(index=index, wait="20s")
     finally:
         timer.cancel()
+        # The helper may still be mid-request: let it finish before the server stops.
+        timer.join(timeout=10)
     assert "late" in services and int(new_index) > int(index)
 
 
