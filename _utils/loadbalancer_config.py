@@ -62,8 +62,8 @@ def template_data(mesos, service_templates=None):
     default_check = check_data(
         "mesos:loadbalancer:default_check", lb.get("default_check"), problems
     )
-    apps = mesos.get("apps") or {}
-    app_checks, external_apps = app_data(apps, default_check, lb, role, problems)
+    apps = haproxy_settings(mesos.get("apps") or {}, problems)
+    app_checks, external_apps = app_data(apps, lb, problems)
     wellknown = wellknown_data(lb, problems)
     external = external_data(lb, role, problems)
     reserved = reserved_ports(wellknown, external if role == "external" else {}, problems)
@@ -168,8 +168,7 @@ def port_owners(apps, service_templates, environments, reserved, problems):
     a fixed frontend, is a pillar problem.
     """
     owners = {}
-    for app in sorted(apps):
-        haproxy = (apps[app] or {}).get("haproxy") or {}
+    for app, haproxy in apps.items():
         if "ports" in haproxy:
             ports = explicit_ports(app, haproxy["ports"], problems)
         else:
@@ -215,19 +214,34 @@ def check_data(key, check, problems):
     return {"health_check": health_check, "timing": timing}
 
 
-def app_data(apps, default_check, lb, role, problems):
-    """([{name, health_check, timing}], [{name, service, host}]) from mesos:apps."""
+def haproxy_settings(apps, problems):
+    """{app: its ``haproxy`` mapping} of every app of mesos:apps with a valid
+    name and shape, in name order; the others are noted as problems."""
     if not isinstance(apps, dict):
         problems.append(f"mesos:apps must be a mapping, not {type(apps).__name__}")
-        return [], []
-    base = lb.get("default_check") or {}
-    app_checks, external_apps = [], []
+        return {}
+    settings = {}
     for app in sorted(apps, key=str):
         problem = NAMES["name_problem"]("app", app)
         if problem:
             problems.append(f"mesos:apps: {problem}")
             continue
-        haproxy = (apps[app] or {}).get("haproxy") or {}
+        spec = apps[app] or {}
+        haproxy = (spec.get("haproxy") if isinstance(spec, dict) else None) or {}
+        if not isinstance(spec, dict) or not isinstance(haproxy, dict):
+            problems.append(f"mesos:apps:{app}:haproxy must be a mapping")
+        elif not isinstance(haproxy.get("check") or {}, dict):
+            problems.append(f"mesos:apps:{app}:haproxy:check must be a mapping")
+        else:
+            settings[app] = haproxy
+    return settings
+
+
+def app_data(apps, lb, problems):
+    """([{name, health_check, timing}], [{name, service, host}]) from mesos:apps."""
+    base = lb.get("default_check") or {}
+    app_checks, external_apps = [], []
+    for app, haproxy in apps.items():
         key = f"mesos:apps:{app}:haproxy"
         check = {**base, **(haproxy.get("check") or {})}
         check["health_check"] = haproxy.get("health_check", base.get("health_check"))

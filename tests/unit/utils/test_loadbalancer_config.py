@@ -104,6 +104,9 @@ def test_pillar_gives_ports_to_apps_from_templates_or_explicit_lists():
         ({"a": {"haproxy": {"ports": [18080]}}}, "port 18080 (production) is taken by well-known"),
         ({"a": {"haproxy": {"ports": "3000"}}}, "mesos:apps:a:haproxy:ports must be a list"),
         ({"a": {"haproxy": {"ports": [70000]}}}, "must be a TCP port 1-65535, not 70000"),
+        ({"a": "web"}, "mesos:apps:a:haproxy must be a mapping"),
+        ({"a": {"haproxy": ["ports"]}}, "mesos:apps:a:haproxy must be a mapping"),
+        ({"a": {"haproxy": {"check": "fast"}}}, "mesos:apps:a:haproxy:check must be a mapping"),
     ],
 )
 def test_port_problems_name_apps_and_ports(apps, message):
