@@ -300,6 +300,10 @@ def external_data(lb, role, problems):
         external[port] = checked_port(f"{key}:{port}", external.get(port), problems)
     if external.get("https"):
         problems.check(f"{key}:certificate", external.get("certificate"), "file_path", "a path")
+        if external.get("self_signed"):
+            problems.check(
+                f"{key}:self_signed", external["self_signed"], "host_name", "a host name"
+            )
         problems.check(f"{key}:hsts", external.get("hsts"), "header_value", "a header value")
         problems.check(
             f"{key}:tls_min_version", external.get("tls_min_version"), "tls_version", "TLSv1.0-1.3"
