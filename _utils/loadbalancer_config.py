@@ -89,6 +89,7 @@ def template_data(mesos, service_templates=None):
         "port_owners": owners,
         **VALUES["haproxy_process_data"](mesos.get("haproxy") or {}, problems),
     }
+    VALUES["consul_template_checks"](mesos.get("consul_template") or {}, problems)
     problems.check("mesos:loadbalancer:maxconn", lb.get("maxconn"), "count", "a positive number")
     if problems:
         raise SaltInvocationError(

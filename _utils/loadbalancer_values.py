@@ -168,3 +168,23 @@ def haproxy_process_data(haproxy, problems):
     if method not in ("seamless", "syn_drop", "plain"):
         problems.append(f"{key}:reload:method must be seamless, syn_drop or plain, not {method!r}")
     return {"user": haproxy.get("user") or "", "group": haproxy.get("group") or ""}
+
+
+def consul_template_checks(consul_template, problems):
+    """mesos:consul_template values written into consul-template's config.hcl."""
+    key = "mesos:consul_template"
+    wait = consul_template.get("wait") or {}
+    for name, value in (
+        ("max_stale", consul_template.get("max_stale")),
+        ("command_timeout", consul_template.get("command_timeout")),
+        ("wait:min", wait.get("min")),
+        ("wait:max", wait.get("max")),
+    ):
+        problems.check(f"{key}:{name}", value, "duration", "a duration such as 10s")
+    if consul_template.get("log_level") not in ("trace", "debug", "info", "warn", "err"):
+        problems.append(
+            f"{key}:log_level must be trace, debug, info, warn or err, "
+            f"not {consul_template.get('log_level')!r}"
+        )
+    for name in ("template_dir", "config_dir"):
+        problems.check(f"{key}:{name}", consul_template.get(name), "file_path", "an absolute path")

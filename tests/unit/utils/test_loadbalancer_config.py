@@ -28,6 +28,14 @@ def lb_settings(environments=("production",), apps=None, **loadbalancer):
         "environments": list(environments),
         "apps": apps or {},
         "master_nodes": {},
+        "consul_template": {
+            "log_level": "info",
+            "max_stale": "10m",
+            "wait": {"min": "2s", "max": "10s"},
+            "command_timeout": "60s",
+            "template_dir": "/etc/consul-template/templates",
+            "config_dir": "/etc/consul-template",
+        },
         "haproxy": {
             "stats_socket": "/run/haproxy/admin.sock",
             "server_state_file": "/var/lib/haproxy/server-state",
@@ -144,6 +152,22 @@ def test_haproxy_process_values_are_checked_too(key, value):
     settings = lb_settings()
     settings["haproxy"][key] = value
     with pytest.raises(SaltInvocationError, match=f"mesos:haproxy:{key}"):
+        config.template_data(settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("max_stale", "10m\n", "mesos:consul_template:max_stale must be a duration"),
+        ("log_level", "loud", "mesos:consul_template:log_level must be trace"),
+        ("wait", {"min": "2s", "max": "soon"}, "mesos:consul_template:wait:max must be"),
+        ("template_dir", "templates", "mesos:consul_template:template_dir must be an absolute"),
+    ],
+)
+def test_consul_template_values_are_checked_too(key, value, message):
+    settings = lb_settings()
+    settings["consul_template"][key] = value
+    with pytest.raises(SaltInvocationError, match=message):
         config.template_data(settings)
 
 
