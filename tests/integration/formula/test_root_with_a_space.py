@@ -16,12 +16,11 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-import time
 
 import hcl
 import pytest
 
-from sandbox.haproxy_process import unix_socket_command
+from sandbox.haproxy_process import wait_for_stats_socket
 from tests.conftest import require_binary
 from tests.fixtures.haproxy import http_get
 
@@ -78,17 +77,6 @@ def systemd_commands(unit):
     return commands, missing
 
 
-def wait_for_socket(path, attempts=500):
-    for _ in range(attempts):
-        try:
-            if "Pid:" in unix_socket_command(path, "show info"):
-                return
-        except OSError:
-            pass
-        time.sleep(0.02)
-    raise AssertionError(f"HAProxy never answered on {path}")
-
-
 @pytest.mark.parametrize("method", ["seamless", "syn_drop"])
 def test_laid_out_commands_keep_a_spaced_root_whole_and_run(method, salt_call, spaced_root, netns):
     root = spaced_root
@@ -124,7 +112,7 @@ def test_laid_out_commands_keep_a_spaced_root_whole_and_run(method, salt_call, s
         started = netns.run(unit["ExecStart"])
         assert started.returncode == 0, started.stderr
     try:
-        wait_for_socket(f"{root}/run/haproxy/admin.sock")
+        wait_for_stats_socket(f"{root}/run/haproxy/admin.sock")
         # consul-template renders the candidate, then runs its exec command.
         pathlib.Path(candidate).write_text(pathlib.Path(config).read_text() + ANSWER)
         installed = netns.run([*exec_command, "--json"])
