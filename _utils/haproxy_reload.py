@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3 -IS
 """Validate, install and reload an HAProxy configuration without refusing connections.
 
 One implementation serves two callers: Salt loads this file from ``_utils``
@@ -41,7 +41,6 @@ Methods:
 import argparse
 import contextlib
 import fcntl
-import json
 import os
 import re
 import shlex
@@ -49,15 +48,15 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
-try:
-    # Under Salt, failures are CommandExecutionErrors the execution module can
-    # let through unchanged; the stand-alone script needs no Salt.
-    from salt.exceptions import CommandExecutionError as _ErrorBase
-except ImportError:
+# Under Salt (which has imported salt.exceptions before loading this file),
+# failures are CommandExecutionErrors the execution module lets through
+# unchanged. The stand-alone script never imports Salt: on a minion host that
+# import alone costs more CPU than the whole reload.
+if "salt.exceptions" in sys.modules:
+    _ErrorBase = sys.modules["salt.exceptions"].CommandExecutionError
+else:
     _ErrorBase = RuntimeError
 
 METHODS = ("seamless", "syn_drop", "plain")
@@ -219,9 +218,24 @@ def fsync_directory(directory):
         os.close(directory_fd)
 
 
+def create_hidden_file(directory):
+    """A new file ``directory/.haproxy-reload.<random>``, opened for writing: (fd, path).
+
+    Like tempfile.mkstemp, without importing tempfile (and random): the
+    script starts once per reload, and imports are most of its start-up.
+    """
+    for _attempt in range(100):
+        path = os.path.join(directory, STAGED_PREFIX + os.urandom(6).hex())
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), path
+        except FileExistsError:
+            continue
+    raise ReloadError(f"could not create a staging file in {directory}")
+
+
 def write_staged(directory, data, mode):
     """Write ``data`` to a new hidden file in ``directory``; return its path."""
-    handle, staged = tempfile.mkstemp(dir=directory, prefix=STAGED_PREFIX)
+    handle, staged = create_hidden_file(directory)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -695,12 +709,13 @@ def raise_interrupted(signum, _frame):
 @contextlib.contextmanager
 def signals_raise_interrupted():
     """Turn SIGTERM/SIGINT into an exception so ``finally`` blocks run."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may install handlers; its owner handles signals
-        return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig in previous:
-        signal.signal(sig, raise_interrupted)
+    try:
+        for sig in previous:
+            signal.signal(sig, raise_interrupted)
+    except ValueError:
+        # Only the main thread may install handlers; its owner handles signals.
+        previous = {}
     try:
         yield
     finally:
@@ -992,6 +1007,9 @@ def main(argv=None):
     for warning in result["warnings"]:
         print(f"mesos-haproxy-reload: warning: {warning}", file=sys.stderr)
     if arguments.json:
+        # Imported here, only for --json: imports are most of the start-up.
+        import json
+
         print(json.dumps(result, sort_keys=True))
     else:
         print(

@@ -34,6 +34,7 @@ def global_section(directory, method):
         "    stats timeout 30s",
         "    hard-stop-after 5s",
         f"    server-state-file {directory}/server-state",
+        "    httpclient.ssl.verify none",
         "    maxconn 4000",
     ]
     if method == "seamless":

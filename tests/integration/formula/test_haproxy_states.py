@@ -151,3 +151,18 @@ def use_the_unit_commands(method, commands, scratch_root, netns, tmp_path):
     assert reloaded.returncode == 0, reloaded.stderr
     assert http_get(netns, 8080) == (200, "from-candidate")
     assert "-j DROP" not in netns.run(["iptables", "-S"]).stdout
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_the_httpclient_ca_store_is_loaded_only_when_asked(verify, salt_call, scratch_root):
+    pillar = scratch_pillar(scratch_root)
+    pillar["mesos"]["haproxy"]["httpclient_verify_tls"] = verify
+    salt_call.set_pillar(pillar)
+
+    assert apply(salt_call).returncode == 0
+
+    config = f"{scratch_root}/etc/haproxy/haproxy.cfg"
+    lines = [line.strip() for line in pathlib.Path(config).read_text().splitlines()]
+    assert ("httpclient.ssl.verify none" in lines) is not verify
+    check = subprocess.run(["haproxy", "-c", "-f", config], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
