@@ -8,7 +8,9 @@ method the same load while the reload code (``_utils/haproxy_reload.py``,
 the one the script and the execution module run) reloads HAProxy every
 ``--interval`` seconds, ``--reloads`` times. Prints a Markdown table: reloads,
 requests, failed requests, p50/p99/max latency and throughput relative to
-the baseline.
+the baseline, and how it compares with HAProxy's own reload (``reload`` on
+the master CLI, measured in the same run). Then a CPU profile of one reload
+(``reload_profile.py``): HAProxy's own, and the script's by part.
 
     make bench-reload                     # as root
     .venv/bin/python bench/bench_reload.py --reloads 50 --clients 2   # quicker
@@ -31,6 +33,7 @@ import time
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.reload_profile import profile, profile_table  # noqa: E402
 from sandbox.haproxy_process import HAProxyInstance  # noqa: E402
 from sandbox.netns import NetworkNamespace  # noqa: E402
 
@@ -324,6 +327,12 @@ def parse_arguments(argv=None):
         help=f"comma-separated: {NATIVE} (HAProxy's own reload), seamless, syn_drop, plain",
     )
     parser.add_argument(
+        "--profile-reloads",
+        type=int,
+        default=20,
+        help="reloads for the CPU profile of one reload (0: no profile)",
+    )
+    parser.add_argument(
         "--settle-delays",
         default="0.05,0.2",
         help="syn_drop settle delays to measure (the article used 0.2 s)",
@@ -352,7 +361,14 @@ def main(argv=None):
             for delay in delays:
                 rows += measure_method(namespace, reload_code, method, delay, arguments, rate)
                 print(f"{rows[-1]['label']}: done", file=sys.stderr, flush=True)
+        profile_rows = (
+            profile(namespace, arguments.profile_reloads) if arguments.profile_reloads else []
+        )
     print(markdown_table(rows, arguments))
+    if profile_rows:
+        print()
+        print(profile_table(profile_rows, arguments.profile_reloads))
+        print(f"\nLoad average after the profile: {os.getloadavg()[0]:.1f}.")
     return 0
 
 

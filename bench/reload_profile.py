@@ -132,7 +132,10 @@ def profile(namespace, reloads=20):
                 samples["native"].append(measured(lambda: native_reload(proxy), proxy)[1])
                 # The script talks to HAProxy over unix sockets only: no namespace needed.
                 samples["script"].append(
-                    measured(lambda: subprocess.run(script_argv(proxy), check=True), proxy)
+                    measured(
+                        lambda: subprocess.run(script_argv(proxy), check=True, capture_output=True),
+                        proxy,
+                    )
                 )
                 before = children_cpu()
                 subprocess.run(["haproxy", "-c", "-q", "-f", str(proxy.config)], check=True)
