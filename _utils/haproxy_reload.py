@@ -152,24 +152,31 @@ def run_command(argv, timeout):
 # --- validating and installing the config -----------------------------------
 
 
-def check_config(path, haproxy="haproxy", timeout=30, shown_as=None):
+def check_config(path, haproxy="haproxy", timeout=30):
     """Return HAProxy's verdict on a valid config; raise InvalidConfigError.
 
-    The verdict never quotes content that is not HAProxy configuration (see
-    ``reported_verdict``): the path may be any file, e.g. a candidate that is
-    a symlink to a secret. ``shown_as`` names the file in messages when
-    ``path`` is a staged copy.
+    ``path`` may be any file, e.g. a candidate that is a symlink to a secret:
+    its bytes are read once into a private copy, HAProxy checks that copy,
+    and the verdict quotes nothing that is not HAProxy configuration (see
+    ``reported_verdict``).
     """
     if not os.path.isfile(path):
-        raise InvalidConfigError(f"{shown_as or path}: no such file")
+        raise InvalidConfigError(f"{path}: no such file")
     with open(path, "rb") as stream:
         content = stream.read()
-    code, output = run_command([haproxy, "-c", "-f", path], timeout)
-    verdict = reported_verdict(output, content)
-    if shown_as:
-        verdict = verdict.replace(path, shown_as)
+    private = write_staged(os.environ.get("TMPDIR") or "/tmp", content, 0o600)
+    try:
+        return check_staged(private, content, haproxy, timeout, shown_as=path)
+    finally:
+        discard(private)
+
+
+def check_staged(staged, content, haproxy, timeout, shown_as):
+    """``haproxy -c`` on ``staged`` (whose bytes are ``content``), named ``shown_as``."""
+    code, output = run_command([haproxy, "-c", "-f", staged], timeout)
+    verdict = reported_verdict(output, content).replace(staged, shown_as)
     if code != 0:
-        raise InvalidConfigError(f"haproxy -c refused {shown_as or path}:\n{verdict}")
+        raise InvalidConfigError(f"haproxy -c refused {shown_as}:\n{verdict}")
     return verdict
 
 
@@ -850,9 +857,13 @@ def prepare(method, config, candidate, options):
     staged = stage_candidate(candidate, config) if candidate else None
     try:
         checked = staged or config
-        verdict = check_config(
-            checked, options["haproxy"], options["deadline"].remaining(), shown_as=candidate
-        )
+        timeout = options["deadline"].remaining()
+        if staged:
+            with open(staged, "rb") as stream:
+                content = stream.read()
+            verdict = check_staged(staged, content, options["haproxy"], timeout, candidate)
+        else:
+            verdict = check_config(config, options["haproxy"], timeout)
         check_process_model(method, checked, shown_as=candidate)
         syn_drop = None
         if method == "syn_drop":
