@@ -10,7 +10,7 @@
 {%- from "mesos/map.jinja" import mesos with context %}
 {#- Values may hold any character; json_in_yaml keeps YAML from folding any. #}
 {%- from "mesos/json.jinja" import json_in_yaml %}
-{%- set trees = salt["consul.app_config_trees"](mesos.apps, mesos.environments) %}
+{%- set trees = salt["consul.app_config_trees"](mesos.apps, mesos.environments, show_secrets=True) %}
 
 {%- for tree in trees %}
 mesos-config-{{ tree.environment }}-{{ tree.app }}:
