@@ -253,3 +253,18 @@ def test_absent_deletes_keys_holding_bytes_that_are_not_utf8(consul_kv, consul_s
     assert raw_bytes(consul_server, "app/old") is None
     assert (raw_bytes(consul_server, "app/old/BLOB") is None) is recurse
     assert consul_kv.absent("app/old", recurse=recurse).changes == {}
+
+
+def test_tree_replaces_and_prunes_values_that_are_not_utf8(consul_kv, consul_server):
+    seed_bytes(consul_server, "app/staging/web/A", b"\xfe")
+    seed_bytes(consul_server, "app/staging/web/GONE", b"\xff")
+    predicted = consul_kv.tree("app/staging/web", values={"A": "text"}, test=True)
+    assert predicted.result is None, predicted.comment
+    assert predicted.changes == {
+        "A": {"old": "\\xfe", "new": "text"},
+        "GONE": {"old": "\\xff", "new": None},
+    }
+    applied = consul_kv.tree("app/staging/web", values={"A": "text"})
+    assert applied.result is True, applied.comment
+    assert raw_bytes(consul_server, "app/staging/web/A") == b"text"
+    assert raw_bytes(consul_server, "app/staging/web/GONE") is None

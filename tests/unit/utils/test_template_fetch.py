@@ -245,3 +245,20 @@ def test_credentials_never_appear_when_the_store_is_unreachable():
 )
 def test_redact(location, shown):
     assert template_fetch.redact(location) == shown
+
+
+def test_a_silent_s3_endpoint_fails_at_the_deadline(monkeypatch):
+    # Accepts connections and never answers: botocore's retries would wait
+    # read_timeout once per attempt; the fetch as a whole has one deadline.
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(template_fetch.TemplateUnreachableError, match="not read within 2s"):
+            template_fetch.fetch_s3("s3://bucket/key.json", endpoint_url=endpoint, timeout=2)
