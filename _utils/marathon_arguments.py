@@ -9,6 +9,10 @@ import re
 
 from salt.exceptions import SaltInvocationError
 
+# What salt-call's argument parsing and pillar's YAML do to a value written as text.
+YAML_CHANGES = (
+    "YAML (salt-call arguments, pillar) reads 1.10 as 1.1, 0755 as 755, 0x1F as 31 and yes as True"
+)
 # One Marathon id segment: what $environment may expand to inside an app id.
 ENVIRONMENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
@@ -37,14 +41,13 @@ def exact_text(value, name):
     """A value that must arrive as the text the user wrote (a tag, a quoted placeholder).
 
     ``salt-call`` reads ``key=value`` arguments as YAML, and so does pillar:
-    ``1.10`` arrives as the float 1.1, ``0755`` as 493, ``yes`` as True. The
+    ``1.10`` arrives as the float 1.1, ``0755`` as 755, ``yes`` as True. The
     original text is gone by then, so anything but a string is refused.
     """
     if isinstance(value, str):
         return value
     raise SaltInvocationError(
-        f"{name} arrived as the {type(value).__name__} {value!r}, not as text: YAML "
-        "(salt-call arguments, pillar) reads 1.10 as 1.1, 0755 as 493 and yes as True. "
+        f"{name} arrived as the {type(value).__name__} {value!r}, not as text: {YAML_CHANGES}. "
         f"Quote it, for example on the command line {name}='\"1.10\"', in pillar or a state "
         f"{name}: '1.10'"
     )
@@ -140,8 +143,8 @@ def _app_deploy_settings(key, settings):
     if settings.get("tag") is not None and not isinstance(settings["tag"], str):
         tag = settings["tag"]
         raise SaltInvocationError(
-            f"{key}:tag is the {type(tag).__name__} {tag!r}, not text: YAML reads 1.10 as 1.1, "
-            f"0755 as 493 and yes as True. Quote it in pillar, for example tag: '1.10'"
+            f"{key}:tag is the {type(tag).__name__} {tag!r}, not text: {YAML_CHANGES}. "
+            "Quote it in pillar, for example tag: '1.10'"
         )
     if settings.get("values") is not None and not isinstance(settings["values"], dict):
         raise SaltInvocationError(f"{key}:values must be a mapping of placeholder names")

@@ -34,6 +34,12 @@ PLACEHOLDER = re.compile(
 )
 
 
+# What salt-call's argument parsing and pillar's YAML do to a value written as text.
+YAML_CHANGES = (
+    "YAML (salt-call arguments, pillar) reads 1.10 as 1.1, 0755 as 755, 0x1F as 31 and yes as True"
+)
+
+
 class TemplateError(ValueError):
     """A service template cannot be turned into a definition."""
 
@@ -66,9 +72,8 @@ class InexactValueError(TemplateError):
             for name, line, value in inexact
         )
         super().__init__(
-            f"{source}: {where}, but it sits inside a JSON string and must be text. YAML "
-            "(salt-call arguments, pillar) reads 1.10 as 1.1, 0755 as 493 and yes as True, "
-            "so quote the value: on the command line name='\"1.10\"' or "
+            f"{source}: {where}, but it sits inside a JSON string and must be text. "
+            f"{YAML_CHANGES}, so quote the value: on the command line name='\"1.10\"' or "
             "values='{\"name\": \"1.10\"}', in pillar or a state name: '1.10'"
         )
 

@@ -7,6 +7,8 @@
     an app's `deploy`. Marathon is reached through the marathon:* settings. #}
 {%- from "mesos/map.jinja" import mesos with context %}
 {%- set deployed = namespace(count=0) %}
+{#- Tags and instance counts as pillar typed them; an error names the key. #}
+{%- do salt["marathon.check_apps_pillar"](mesos.apps) %}
 
 {%- for app_name, app in mesos.apps | dictsort %}
 {%-   set deploy = salt["slsutil.merge"](mesos.deploy, app.get("deploy") or {}, strategy="recurse") %}
