@@ -2,8 +2,12 @@
 ``key=value`` arguments as YAML) and through pillar: deployed exactly as
 written, or refused before any request with a message saying how to quote."""
 
+import os
+import subprocess
+
 import pytest
 
+from tests.conftest import REPO_ROOT, SALT_BIN
 from tests.functional.marathon_support import TEST_SERVER_ID, image_of, raw_app
 
 TEMPLATE = "salt://mesos/services/test-server.json"
@@ -78,3 +82,37 @@ def test_mesos_apps_deploys_a_quoted_pillar_tag_exactly(salt_call, marathon_serv
     result = salt_call.run("state.apply", "mesos.apps")
     assert result.returncode == 0, result
     assert image_of(raw_app(marathon_server, TEST_SERVER_ID)) == "registry.local/test-server:1.10"
+
+
+def salt_call_in_repo_root(*args):
+    """``salt-call`` as the README runs it: in the repository root, through the Saltfile."""
+    env = {**os.environ, "PATH": f"{SALT_BIN}:{os.environ['PATH']}"}
+    proc = subprocess.run(
+        ["salt-call", "--out=json", "--log-level=quiet", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_repo_root_salt_call_refuses_then_deploys_the_quoted_tag(marathon_server):
+    code, output = salt_call_in_repo_root("saltutil.sync_all")
+    assert code == 0, output
+    # url= wins over the example pillar's marathon:urls.
+    where = (f"url={marathon_server.url}", "poll_interval=0.05", "timeout=20")
+    code, output = salt_call_in_repo_root(
+        "marathon.deploy", TEMPLATE, "staging", "1", "tag=1.10", *where
+    )
+    assert code != 0, output
+    assert "tag arrived as the float 1.1" in output
+    assert marathon_server.requests == []
+
+    code, output = salt_call_in_repo_root(
+        "marathon.deploy", TEMPLATE, "staging", "1", 'tag="1.10"', *where
+    )
+    assert code == 0, output
+    staging = raw_app(marathon_server, "/app/staging/test-server")
+    assert image_of(staging) == "registry.local/test-server:1.10"
