@@ -213,6 +213,10 @@ def update_app(
     the error says what serves now. A 409 "locked" first waits up to
     ``timeout`` for the running deployment to end, then fails naming it;
     ``force=True`` overrides it instead. A rollback gets ``timeout`` again.
+    Deployments already running on the app are waited for before the PUT;
+    ``max_task_failures`` failed launches of the new version (default 3)
+    stop the wait and roll back; a finished deployment with fewer healthy
+    tasks than instances is an error.
 
     Returns ``{"app", "deploymentId", "version", "previousVersion",
     "created", "finished", "instances": {requested, running, healthy, ...}}``.
@@ -346,6 +350,10 @@ def deploy(
     the deployment (logging step i/n, healthy x/y) and rolls it back when it
     does not finish (``rollback=False`` leaves it running). A new app that
     fails is removed. See ``update_app`` for the result and for ``force``.
+
+    ``tag`` and values placed inside JSON strings must arrive as text:
+    salt-call reads ``tag=1.10`` as the number 1.1, so write ``tag='"1.10"'``
+    (anything else is refused before any request).
 
     CLI Example:
 
