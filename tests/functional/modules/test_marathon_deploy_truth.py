@@ -213,3 +213,12 @@ def test_rm_app_without_force_leaves_a_locked_app_and_names_the_deployment(
     assert raw_app(marathon_server, SLEEPER_ID) is not None
     marathon.rm_app(SLEEPER_ID, force=True, timeout=20)
     assert raw_app(marathon_server, SLEEPER_ID) is None
+
+
+def test_an_unreachable_marathon_is_named_by_its_url_without_credentials(module_loaders):
+    dead = free_dead_url()
+    with_credentials = dead.replace("http://", "http://ops:s3cret@")
+    with pytest.raises(CommandExecutionError) as caught:
+        module_loaders.modules.marathon.apps(url=with_credentials)
+    assert dead in str(caught.value)
+    assert "s3cret" not in str(caught.value)
