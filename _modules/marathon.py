@@ -15,6 +15,8 @@ arguments of the same name override them per call:
 - ``marathon:max_instances``: the largest instance count a definition may
   ask for (default 1000); a larger one is refused before any request
 - ``marathon:s3_endpoint_url``: S3-compatible endpoint for ``s3://`` templates
+- ``marathon:template_timeout``: seconds for a whole template fetch (default 30)
+- ``marathon:template_max_bytes``: largest template read (default 1 MiB)
 
 Functions raise ``CommandExecutionError`` when Marathon fails or refuses, and
 ``SaltInvocationError`` for bad arguments; none returns an error dict.
@@ -44,6 +46,12 @@ CONNECTION_SETTINGS = (
 )
 # Settings that may also be given per call (besides the connection).
 CALL_SETTINGS = ("url", "s3_endpoint_url", "max_task_failures", "max_instances")
+
+
+# Every template fetch ends: one deadline for all of it, and a size limit.
+TEMPLATE_SETTINGS = ("template_timeout", "template_max_bytes")
+TEMPLATE_TIMEOUT = 30
+TEMPLATE_MAX_BYTES = 1024 * 1024
 
 
 def __virtual__():  # noqa: N807 - the name Salt's loader calls
@@ -322,8 +330,9 @@ def render_template(
     try:
         # $instances is ours (checked above); every other value must be text where
         # the template quotes it, or YAML may already have changed it (1.10 -> 1.1).
-        servicedef["inexact_values"](text, placeholders, ignore=("instances",), source=template)
-        definition = servicedef["render"](text, placeholders, source=template)
+        source = __utils__["template_fetch.redact"](template)
+        servicedef["inexact_values"](text, placeholders, ignore=("instances",), source=source)
+        definition = servicedef["render"](text, placeholders, source=source)
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
     return _checked_definition(definition, max_instances=_max_instances(options))
@@ -407,7 +416,7 @@ def _urls(connection):
 
 def _reject_unknown_arguments(connection):
     # Salt adds __pub_* keys; anything else unknown is a typo worth an error.
-    known = {*CONNECTION_SETTINGS, *CALL_SETTINGS}
+    known = {*CONNECTION_SETTINGS, *CALL_SETTINGS, *TEMPLATE_SETTINGS}
     unknown = sorted(key for key in connection if not key.startswith("__") and key not in known)
     if unknown:
         raise SaltInvocationError(f"unknown argument(s): {', '.join(unknown)}")
@@ -523,33 +532,48 @@ def _read_template(template, saltenv, options):
         raise SaltInvocationError("template must be a salt://, path, http(s):// or s3:// location")
     scheme = urllib.parse.urlsplit(template).scheme
     fetch = {name: __utils__[f"template_fetch.{name}"] for name in ("fetch_http", "fetch_s3")}
+    limits = _template_limits(options)
     try:
         if scheme == "salt":
-            return _read_salt_file(template, saltenv)
+            path = _cache_salt_file(template, saltenv)
+            return __utils__["template_fetch.read_local"](path, **limits)
         if scheme in ("http", "https"):
             verify = _setting("verify", options)
-            return fetch["fetch_http"](template, verify=True if verify is None else verify)
+            verify = True if verify is None else verify
+            return fetch["fetch_http"](template, verify=verify, **limits)
         if scheme == "s3":
             # None lets boto3 use AWS_ENDPOINT_URL(_S3) from the environment.
             endpoint = _setting("s3_endpoint_url", options)
-            return fetch["fetch_s3"](template, endpoint_url=endpoint)
+            return fetch["fetch_s3"](template, endpoint_url=endpoint, **limits)
         if scheme in ("", "file"):
             path = urllib.parse.urlsplit(template).path if scheme else template
-            return __utils__["template_fetch.read_local"](path)
-    except FileNotFoundError as exc:
+            return __utils__["template_fetch.read_local"](path, **limits)
+    except (FileNotFoundError, ValueError) as exc:
         raise SaltInvocationError(str(exc)) from None
     except OSError as exc:
         raise CommandExecutionError(str(exc)) from None
-    raise SaltInvocationError(f"template {template}: unsupported scheme {scheme}://")
+    shown = __utils__["template_fetch.redact"](template)
+    raise SaltInvocationError(f"template {shown}: unsupported scheme {scheme}://")
 
 
-def _read_salt_file(template, saltenv):
-    text = __salt__["cp.get_file_str"](template, saltenv=saltenv)
-    if text is False or text is None:
+def _template_limits(options):
+    """One deadline for the whole fetch, and a byte limit checked while reading."""
+    limits = {"timeout": TEMPLATE_TIMEOUT, "max_bytes": TEMPLATE_MAX_BYTES}
+    checks = {"timeout": "positive_seconds", "max_bytes": "positive_int"}
+    for name, check in checks.items():
+        value = _setting(f"template_{name}", options)
+        if value is not None:
+            limits[name] = _check(check, value, f"template_{name}")
+    return limits
+
+
+def _cache_salt_file(template, saltenv):
+    path = __salt__["cp.cache_file"](template, saltenv=saltenv)
+    if not path:
         raise FileNotFoundError(
             f"template {template} not found on the Salt fileserver (saltenv {saltenv})"
         )
-    return text
+    return path
 
 
 def _check(name, *args):
