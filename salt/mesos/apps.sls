@@ -8,6 +8,8 @@
 {%- from "mesos/map.jinja" import mesos with context %}
 {%- from "mesos/json.jinja" import json_in_yaml %}
 {%- set deployed = namespace(count=0) %}
+{#- Tags and instance counts as pillar typed them; an error names the key. #}
+{%- do salt["marathon.check_apps_pillar"](mesos.apps) %}
 
 {%- for app_name, app in mesos.apps | dictsort %}
 {%-   set deploy = salt["slsutil.merge"](mesos.deploy, app.get("deploy") or {}, strategy="recurse") %}
