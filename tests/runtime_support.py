@@ -4,6 +4,7 @@ stand-in in its own process that a test can freeze, and a TCP cable that
 can be cut to take Consul off the network while it keeps its data."""
 
 import contextlib
+import itertools
 import os
 import pathlib
 import re
@@ -36,6 +37,14 @@ def wrapper_command(marathon, consul, prefix, *command):
     return [DASH, str(SERVICE_WRAPPER), marathon, consul, prefix, *command]
 
 
+def reference_server_command(drain_quiet, drain_timeout, port=None):
+    """argv of the reference test-server on loopback (port: $PORT0 when None)."""
+    argv = [sys.executable, str(TEST_SERVER), "--host", "127.0.0.1"]
+    if port is not None:
+        argv += ["--port", str(port)]
+    return [*argv, "--drain-quiet", str(drain_quiet), "--drain-timeout", str(drain_timeout)]
+
+
 def host_port(url):
     return url.split("://", 1)[1]
 
@@ -43,9 +52,12 @@ def host_port(url):
 class WrappedProcess:
     """service-wrapper.sh in its own session; stderr kept in a file."""
 
+    _numbers = itertools.count()
+
     def __init__(self, argv, directory, env=None):
-        self.stderr_path = pathlib.Path(directory) / f"wrapper-{len(os.listdir(directory))}.err"
-        environment = {**os.environ, **FAST_WRAPPER, **(env or {})}
+        self.stderr_path = pathlib.Path(directory) / f"wrapper-{next(self._numbers)}.err"
+        # TMPDIR: scratch files of a killed watcher stay in the test's directory.
+        environment = {**os.environ, **FAST_WRAPPER, "TMPDIR": str(directory), **(env or {})}
         with open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
                 argv,

@@ -106,7 +106,8 @@ for tool in curl jq; do
     command -v "$tool" >/dev/null 2>&1 || { log "$tool is not installed"; exit 69; }
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/service-wrapper.XXXXXX") || exit 69
+# Scratch files live in the task sandbox under Mesos.
+work=$(mktemp -d "${TMPDIR:-${MESOS_SANDBOX:-/tmp}}/service-wrapper.XXXXXX") || exit 69
 umask 077
 : >"$work/consul-headers"
 if [ -n "${CONSUL_HTTP_TOKEN:-}" ]; then
@@ -256,7 +257,10 @@ owner_is_running() {
 }
 
 # restart_app INDEX: asks Marathon until it accepts, then marks the claim done.
+# SIGTERM waits meanwhile: the restart's first kill may well be this instance,
+# and a claim left "claimed" costs another restart when an instance takes it over.
 restart_app() {
+    trap '' TERM
     pause=1
     while app_is_running; do
         if status=$(request 10 --request POST "$marathon_url/v2/apps$app_id/restart"); then
@@ -280,7 +284,7 @@ restart_app() {
     done
     read_claim && [ "$claim_index" = "$1" ] && [ "$claim_owner" = "$me" ] &&
         write_claim "$claim_modify" "$1 done $me"
-    return 0
+    trap 'exit 0' TERM
 }
 
 # coordinate INDEX: the app runs an older configuration than the one at INDEX.

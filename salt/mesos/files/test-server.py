@@ -58,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "test-server/1"
     traffic = None  # set by make_server
 
-    def do_GET(self):  # noqa: N802 - the standard library's name
+    def do_GET(self):
         self.traffic.begin()
         try:
             status, content_type, body = self.answer()
