@@ -12,6 +12,7 @@ COMMANDS = {
     "marathon": "sandbox.marathon",
     "chronos": "sandbox.chronos",
     "registrator": "sandbox.registrator",
+    "demo": "sandbox.demo",
 }
 
 

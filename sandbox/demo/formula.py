@@ -1,0 +1,132 @@
+"""The formula's side of the demo: salt-call from the repository root (the
+Saltfile makes it masterless over this tree) with the demo's pillar on top
+of the example pillar, and reading back what the states laid down, so the
+demo runs consul-template and HAProxy the way the formula configured them.
+"""
+
+import json
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+SALT_CALL = str(pathlib.Path(sys.executable).parent / "salt-call")
+# The load balancer, its configuration in Consul KV and, where the formula
+# has them, the master and agent configuration.
+LOAD_BALANCER_STATES = ["mesos.config", "mesos.loadbalancer"]
+
+
+class SaltCallError(RuntimeError):
+    """salt-call failed; the message carries its output."""
+
+
+def demo_pillar(root, template, consul_template_wait=("500ms", "2s"), external_http_port=80):
+    """Pillar for the demo: everything under ``root``, no packages or
+    services touched, every address a loopback one, the local test-server."""
+    wait_min, wait_max = consul_template_wait
+    return {
+        "mesos": {
+            "root": str(root),
+            "manage_packages": False,
+            "manage_services": False,
+            "master_nodes": {"mesos-master-1": "127.0.0.1"},
+            "haproxy": {"hard_stop_after": "10s", "reload": {"timeout": 20}},
+            "consul_template": {"wait": {"min": wait_min, "max": wait_max}},
+            "loadbalancer": {
+                "role": "external",
+                "bind_address": "127.0.0.1",
+                # Inside the demo's namespace nothing but the demo runs:
+                # no chroot or syslog set-up to depend on.
+                "chroot": "",
+                "log": [],
+                "external": {
+                    "bind_address": "127.0.0.1",
+                    "http_port": external_http_port,
+                    "https": False,
+                },
+            },
+            "apps": {
+                "test-server": {
+                    "template": str(template),
+                    "haproxy": {
+                        "health_check": "/healthcheck",
+                        "check": {"inter": "1s", "fall": 2, "rise": 1},
+                        "external_host": "mesos-test.domain.com",
+                    },
+                }
+            },
+        }
+    }
+
+
+def salt_call(arguments, pillar=None, log=None, timeout=300):
+    """Run ``salt-call <arguments>`` in the repository root; the parsed
+    ``local`` return, or SaltCallError with the output."""
+    argv = [SALT_CALL, "--out=json", "--log-level=quiet", *arguments]
+    if pillar is not None:
+        argv.append(f"pillar={json.dumps(pillar)}")
+    completed = subprocess.run(
+        argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if log is not None:
+        log.write(f"$ salt-call {' '.join(shlex.quote(a) for a in arguments)}\n")
+        log.write(completed.stdout + completed.stderr + "\n")
+        log.flush()
+    try:
+        result = json.loads(completed.stdout)["local"]
+    except (ValueError, KeyError, TypeError):
+        result = None
+    if completed.returncode != 0 or result is None:
+        raise SaltCallError(
+            f"salt-call {' '.join(arguments)} failed (status {completed.returncode}):\n"
+            f"{completed.stdout[-3000:]}{completed.stderr[-2000:]}"
+        )
+    return result
+
+
+def failed_states(result):
+    """Comments of every state in a state.apply result that did not succeed."""
+    if not isinstance(result, dict):
+        return [str(result)]
+    return [
+        f"{state_id}: {outcome.get('comment')}"
+        for state_id, outcome in result.items()
+        if not outcome.get("result")
+    ]
+
+
+def read_consul_template_config(path):
+    """source, destination, command (argv) and wait of the template stanza
+    in the config.hcl mesos.consul_template laid down (its strings and lists
+    are JSON, which is valid HCL)."""
+    text = pathlib.Path(path).read_text()
+
+    def value(name):
+        match = re.search(rf"^\s*{name}\s*=\s*(.+)$", text, re.MULTILINE)
+        if match is None:
+            raise ValueError(f"{path}: no {name} setting")
+        return json.loads(match.group(1))
+
+    return {
+        "source": value("source"),
+        "destination": value("destination"),
+        "command": value("command"),
+        "wait": f"{value('min')}:{value('max')}",
+    }
+
+
+def read_exec_start(unit_path):
+    """The argv of ExecStart in the systemd unit mesos.haproxy laid down,
+    with ``-Ws`` (systemd notify) as plain ``-W``: no systemd here."""
+    for line in pathlib.Path(unit_path).read_text().splitlines():
+        if line.startswith("ExecStart="):
+            argv = shlex.split(line[len("ExecStart=") :])
+            return ["-W" if word == "-Ws" else word for word in argv]
+    raise ValueError(f"{unit_path}: no ExecStart line")
+
+
+def rooted(root, path):
+    return os.path.join(str(root), path.lstrip("/"))
