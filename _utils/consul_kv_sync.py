@@ -9,7 +9,9 @@ whole request with nothing written.
 
 import base64
 import json
+import pathlib
 import re
+import runpy
 from dataclasses import dataclass
 
 from salt.exceptions import SaltInvocationError
@@ -20,8 +22,10 @@ MAX_TXN_OPERATIONS = 64
 MAX_TXN_BODY_BYTES = MAX_VALUE_BYTES - 4096
 KEY_CHARACTERS = re.compile(r"[A-Za-z0-9,\-_./]+")
 ENVIRONMENT_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-PATH_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 APP_PREFIX = "app/{environment}/{app}/"
+# The platform's name rules (environment, app), shared with mesos.apps and
+# mesos.loadbalancer; read from the file beside this one, loader or not.
+NAMES = runpy.run_path(str(pathlib.Path(__file__).with_name("mesos_names.py")))
 
 
 @dataclass
@@ -200,8 +204,9 @@ def app_config_trees(apps, environments=None):
 
 
 def app_trees(app, spec, environments, problems):
-    if not isinstance(app, str) or not PATH_SEGMENT.fullmatch(app) or ".." in app:
-        problems.append(f"app name {app!r} must be letters, digits, '-', '_' or '.'")
+    problem = NAMES["name_problem"]("app", app)
+    if problem:
+        problems.append(problem)
         return []
     if not isinstance(spec, dict):
         problems.append(f"app {app!r} must be a mapping")
@@ -221,8 +226,9 @@ def app_trees(app, spec, environments, problems):
         if environments and environment not in environments:
             problems.append(f"{where} is not in mesos:environments ({', '.join(environments)})")
             continue
-        if not isinstance(environment, str) or not PATH_SEGMENT.fullmatch(environment):
-            problems.append(f"{where}: environment names are letters, digits, '-', '_', '.'")
+        problem = NAMES["name_problem"]("environment", environment)
+        if problem:
+            problems.append(f"{where}: {problem}")
             continue
         env_spec = envs[environment] or {}
         if not isinstance(env_spec, dict):

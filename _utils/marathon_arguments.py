@@ -5,20 +5,22 @@ the argument and what it got. The loader exposes them as
 ``marathon_arguments.<function>``.
 """
 
-import re
+import pathlib
+import runpy
 
 from salt.exceptions import SaltInvocationError
 
-# One Marathon id segment: what $environment may expand to inside an app id.
-ENVIRONMENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+# The platform's environment name rule, shared with mesos.config and
+# mesos.loadbalancer (the file beside this one).
+NAMES = runpy.run_path(str(pathlib.Path(__file__).with_name("mesos_names.py")))
 
 
 def environment(value):
     """A lowercase name usable as one segment of an app id."""
-    if not isinstance(value, str) or not ENVIRONMENT_NAME.match(value):
+    if not NAMES["is_valid"]("environment", value):
         raise SaltInvocationError(
-            "environment must be a lowercase name like 'production' (letters, digits, '-', "
-            f"'.'), not {value!r}"
+            "environment must be a lowercase name like 'production' (letters, digits, inner "
+            f"'-'), not {value!r}"
         )
     return value
 

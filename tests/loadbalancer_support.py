@@ -44,7 +44,13 @@ class ChainError(AssertionError):
 
 def scratch_pillar(root, role="internal", apps=None, loadbalancer=None, **mesos):
     """Pillar that applies the load balancer into ``root`` without packages or services."""
-    settings = {"role": role, "chroot": None, **(loadbalancer or {})}
+    # Loopback only: test hosts have no Docker bridge to bind.
+    settings = {
+        "role": role,
+        "chroot": None,
+        "bind_addresses": ["127.0.0.1"],
+        **(loadbalancer or {}),
+    }
     return {
         "mesos": {
             "root": str(root),

@@ -15,7 +15,8 @@ import (
 // consulFuncs are the template functions that read Consul. They read the
 // pass that is current while the template executes.
 type consulFuncs struct {
-	pass *renderPass
+	pass    *renderPass
+	scratch *Scratch // fresh for every execution, as in consul-template
 }
 
 func (f *consulFuncs) funcMap() template.FuncMap {
@@ -26,6 +27,7 @@ func (f *consulFuncs) funcMap() template.FuncMap {
 		"keyOrDefault": f.keyOrDefault,
 		"ls":           f.ls,
 		"tree":         f.tree,
+		"scratch":      func() *Scratch { return f.scratch },
 	}
 }
 

@@ -57,7 +57,8 @@ func parseTemplate(spec TemplateSpec, source string) (*Template, error) {
 func (t *Template) Render(brain *Brain) *RenderResult {
 	pass := newRenderPass(brain)
 	t.funcs.pass = pass
-	defer func() { t.funcs.pass = nil }()
+	t.funcs.scratch = &Scratch{}
+	defer func() { t.funcs.pass, t.funcs.scratch = nil, nil }()
 	var out bytes.Buffer
 	err := t.parsed.Execute(&out, nil)
 	result := &RenderResult{Template: t, Used: pass.used, Missing: pass.missing, Absent: pass.absent}

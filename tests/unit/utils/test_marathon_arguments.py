@@ -24,12 +24,14 @@ def test_positive_int_refuses_naming_the_value(value):
         arguments.positive_int(value, "instances")
 
 
-@pytest.mark.parametrize("value", ["production", "staging", "ab-test", "eu.west"])
+@pytest.mark.parametrize("value", ["production", "staging", "ab-test", "eu-west-1"])
 def test_environment_accepts_id_segments(value):
     assert arguments.environment(value) == value
 
 
-@pytest.mark.parametrize("value", ["", "Production", "prod/x", "../x", "-x", None, 3])
+@pytest.mark.parametrize(
+    "value", ["", "Production", "prod/x", "../x", "-x", None, 3, "eu.west", "prod_eu", "staging\n"]
+)
 def test_environment_refuses_what_would_break_an_app_id(value):
     with pytest.raises(SaltInvocationError, match="environment must be a lowercase name"):
         arguments.environment(value)
