@@ -37,11 +37,12 @@ def demo_pillar(root, template, consul_template_wait=("500ms", "2s"), external_h
             "consul_template": {"wait": {"min": wait_min, "max": wait_max}},
             "loadbalancer": {
                 "role": "external",
-                "bind_address": "127.0.0.1",
-                # Inside the demo's namespace nothing but the demo runs:
-                # no chroot or syslog set-up to depend on.
+                # No Docker bridge in the demo: loopback only.
+                "bind_addresses": ["127.0.0.1"],
+                # No chroot to set up; request logs go to HAProxy's stdout,
+                # that is logs/haproxy.log.
                 "chroot": "",
-                "log": [],
+                "log": ["stdout local0"],
                 "external": {
                     "bind_address": "127.0.0.1",
                     "http_port": external_http_port,
@@ -53,7 +54,11 @@ def demo_pillar(root, template, consul_template_wait=("500ms", "2s"), external_h
                     "template": str(template),
                     "haproxy": {
                         "health_check": "/healthcheck",
-                        "check": {"inter": "1s", "fall": 2, "rise": 1},
+                        # Marking a draining instance down must take longer
+                        # than adding its replacement (consul-template's
+                        # wait max plus a reload), or for a moment no server
+                        # is up: 3 x 2 s against 2 s + ~0.5 s.
+                        "check": {"inter": "2s", "fall": 3, "rise": 1},
                         "external_host": "mesos-test.domain.com",
                     },
                 }

@@ -14,6 +14,7 @@ import os
 import pathlib
 import shlex
 import sys
+import time
 
 import requests
 
@@ -142,10 +143,22 @@ class Platform:
         return (self.pillar.get("mesos") or {}).get(key) or {}
 
     def master_cli(self, command):
-        return unix_socket_command(self.haproxy["master_socket"], command)
+        return self._socket_command(self.haproxy["master_socket"], command)
 
     def runtime_api(self, command):
-        return unix_socket_command(self.haproxy["stats_socket"], command)
+        return self._socket_command(self.haproxy["stats_socket"], command)
+
+    @staticmethod
+    def _socket_command(path, command, attempts=50):
+        """A reload re-executes the master and hands the sockets over, so
+        for a moment nobody answers: try again for up to 5 s."""
+        for attempt in range(attempts):
+            try:
+                return unix_socket_command(path, command)
+            except OSError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.1)
 
     def backend_servers(self, backend):
         """{(address, port): operational state} of ``backend`` in the live HAProxy."""
