@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 # Chronos' job name rule (JobUtils.jobNamePattern).
 JOB_NAME = re.compile(r"[\w\s#_-]+")
-# What GET returns for a field the job was posted without.
+# What GET returns for a field the job was posted without. Written apart
+# from _utils/chronos_definition.py on purpose: the stand-in follows Chronos,
+# not our client.
 DEFAULTS = {
     "shell": True,
     "epsilon": "PT60S",
