@@ -208,10 +208,14 @@ def plan_deploy_jobs(apps, deploy_jobs):
 
         salt-call chronos.plan_deploy_jobs "$(salt-call --out=json pillar.get mesos:apps)" '{}'
     """
+    jobs, problems = __utils__["chronos_deploy_jobs.plan"](apps or {}, deploy_jobs or {})
     try:
-        return __utils__["chronos_deploy_jobs.plan"](apps or {}, deploy_jobs or {})
+        __utils__["chronos_definition.check_jobs"](jobs)
     except ValueError as error:
-        raise SaltInvocationError(f"mesos:deploy_jobs: {error}") from None
+        problems += error.problems
+    if problems:
+        raise SaltInvocationError("mesos:deploy_jobs: " + "; ".join(problems))
+    return jobs
 
 
 # -- helpers --------------------------------------------------------------

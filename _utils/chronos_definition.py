@@ -173,7 +173,14 @@ def job_problems(job):
     problems = []
     if not isinstance(name, str) or not JOB_NAME.fullmatch(name):
         problems.append(f"{label}: name must be letters, digits, spaces, '#', '_' or '-'")
-    if not isinstance(job.get("command"), str) or not job["command"].strip():
+    command = job.get("command")
+    if command is not None and not isinstance(command, str):
+        # salt-call reads `command=true` as YAML: a bool, not the shell builtin.
+        problems.append(
+            f"{label}: command must be a string, not {type(command).__name__} {command!r} "
+            "(quote it)"
+        )
+    elif not command or not command.strip():
         problems.append(f"{label}: no command")
     schedule, parents = job.get("schedule"), job.get("parents")
     if (schedule is None) == (not parents):
@@ -251,12 +258,17 @@ def placement_problems(job, stored_jobs):
 def check_jobs(jobs, existing=()):
     """Raise :class:`InvalidJobError` naming every problem of ``jobs`` at once."""
     problems = [problem for job in jobs for problem in job_problems(job)]
-    names = [job.get("name") for job in jobs if isinstance(job, dict)]
+    jobs = [job for job in jobs if isinstance(job, dict)]
+    names = [job.get("name") for job in jobs]
     problems += [
         f"job {name!r} is declared twice" for name in sorted(set(names)) if names.count(name) > 1
     ]
-    if not problems:
-        problems = graph_problems(jobs, existing)
+    linked = [
+        {"name": job.get("name"), "parents": job.get("parents")}
+        for job in jobs
+        if isinstance(job.get("parents") or [], list)
+    ]
+    problems += graph_problems(linked, existing)
     if problems:
         raise InvalidJobError(problems)
     return jobs
