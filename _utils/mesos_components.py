@@ -138,38 +138,28 @@ def mesos_common(settings, values, root):
     return build.component()
 
 
-def own_address_flags(values):
-    return (
-        {"hostname": values["node"], "ip": values["address"]}
-        if values["address"]
-        else {"hostname": values["node"]}
-    )
+def mesos_daemon(name, settings, values, root, derived):
+    """A Mesos daemon: pillar flags plus the derived ones, one file each.
+
+    Both daemons also read /etc/mesos/zk (mesos_common), so it restarts them.
+    """
+    daemon = settings[name]
+    own = {"hostname": values["node"], **({"ip": values["address"]} if values["address"] else {})}
+    flags = {**(daemon.get("flags") or {}), **derived, **own}
+    build = Builder(name, root)
+    build.flag_directory("flags", daemon["flags_dir"], flags)
+    return build.component(daemon["service"], watch=[state_id("mesos_common", "zk")])
 
 
 def mesos_master(settings, values, root):
-    master = settings["mesos_master"]
-    flags = {
-        **(master.get("flags") or {}),
-        "quorum": values["quorum"],
-        "port": master["port"],
-        **own_address_flags(values),
-    }
-    flags.setdefault("cluster", settings["cluster_name"])
-    build = Builder("mesos_master", root)
-    build.flag_directory("flags", master["flags_dir"], flags)
-    return build.component(master["service"], watch=[state_id("mesos_common", "zk")])
+    derived = {"quorum": values["quorum"], "port": settings["mesos_master"]["port"]}
+    if "cluster" not in (settings["mesos_master"].get("flags") or {}):
+        derived["cluster"] = settings["cluster_name"]
+    return mesos_daemon("mesos_master", settings, values, root, derived)
 
 
 def mesos_agent(settings, values, root):
-    agent = settings["mesos_agent"]
-    flags = {
-        **(agent.get("flags") or {}),
-        "master": values["mesos_zk_url"],
-        **own_address_flags(values),
-    }
-    build = Builder("mesos_agent", root)
-    build.flag_directory("flags", agent["flags_dir"], flags)
-    return build.component(agent["service"], watch=[state_id("mesos_common", "zk")])
+    return mesos_daemon("mesos_agent", settings, values, root, {"master": values["mesos_zk_url"]})
 
 
 def marathon(settings, values, root):
