@@ -216,7 +216,17 @@ def test_apply_lays_down_what_pillar_says_then_changes_nothing(salt_call, tmp_pa
     cleaned = states(run(salt_call, pillar, "state.apply", "mesos.clean"))
     assert all(value["result"] is True for value in cleaned.values()), cleaned
     left = files_under(root)
-    for gone in ("etc/mesos", "etc/mesos-slave", "etc/zookeeper", "etc/consul.d", "etc/default"):
+    for gone in (
+        "etc/mesos",
+        "etc/mesos-slave",
+        "etc/mesos-master",
+        "etc/zookeeper",
+        "etc/consul.d",
+        "etc/default",
+        "etc/consul-template",
+        "etc/systemd",
+        "usr/local/sbin",
+    ):
         assert not [path for path in left if path.startswith(gone + "/")], left
 
 
