@@ -118,7 +118,7 @@ def run(args):
     status = 1
     try:
         platform.start_stand_ins()
-        platform.apply_formula(formula.LOAD_BALANCER_STATES)
+        platform.apply_formula(formula.DEMO_STATES)
         platform.start_load_balancer()
         scenario.deploy_both_environments()
         scenario.show_requests()

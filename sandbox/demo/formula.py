@@ -14,9 +14,10 @@ import sys
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SALT_CALL = str(pathlib.Path(sys.executable).parent / "salt-call")
-# The load balancer, its configuration in Consul KV and, where the formula
-# has them, the master and agent configuration.
-LOAD_BALANCER_STATES = ["mesos.config", "mesos.loadbalancer"]
+# This host as a master, an agent and an edge load balancer (`mesos` with
+# the roles below: configuration files only), the apps' settings in Consul
+# KV, and the deploy jobs in Chronos.
+DEMO_STATES = ["mesos", "mesos.config", "mesos.deploy_jobs"]
 
 
 class SaltCallError(RuntimeError):
@@ -32,6 +33,8 @@ def demo_pillar(root, template, consul_template_wait=("500ms", "2s"), external_h
             "root": str(root),
             "manage_packages": False,
             "manage_services": False,
+            "roles": ["master", "agent", "lb-external"],
+            "node_name": "mesos-master-1",
             "master_nodes": {"mesos-master-1": "127.0.0.1"},
             "haproxy": {"hard_stop_after": "10s", "reload": {"timeout": 20}},
             "consul_template": {"wait": {"min": wait_min, "max": wait_max}},

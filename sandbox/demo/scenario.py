@@ -13,7 +13,7 @@ import requests
 
 from . import formula
 from .load import SteadyLoad, request_once
-from .platform import CONSUL_URL, MARATHON_URL, Platform
+from .platform import CHRONOS_URL, CONSUL_URL, MARATHON_URL, Platform
 from .processes import ProcessError
 
 TEMPLATE = formula.REPO_ROOT / "sandbox" / "demo" / "test-server.json"
@@ -247,6 +247,9 @@ class Scenario:
             shown = ", ".join(f"{address}:{port}" for address, port in sorted(servers))
             lines.append(f"HAProxy {backend}: {shown}")
         lines.append(f"HAProxy reloads: {self.platform.reloads()}")
+        if self.platform.has_chronos:
+            jobs = requests.get(f"{CHRONOS_URL}/scheduler/jobs", timeout=HTTP_TIMEOUT).json()
+            lines.append("Chronos jobs: " + ", ".join(sorted(job["name"] for job in jobs)))
         lines.append("")
         lines.append(
             f"{'step under load':42} {'requests':>8} {'failed':>6} {'p50 ms':>7} "
@@ -280,4 +283,10 @@ def describe_answer(path, body):
         task = env.get("MESOS_TASK_ID", "?").split(".")[-1][:8]
         greeting = env.get("GREETING")
         return f"{env.get('VERSION')} task {task} port {env.get('PORT0')} GREETING={greeting!r}"
+    if path == "/scheduler/jobs":
+        try:
+            names = sorted(job["name"] for job in json.loads(body))
+        except (ValueError, KeyError, TypeError):
+            return body[:40].decode(errors="replace")
+        return f"{len(names)} jobs: {', '.join(names)}"[:90]
     return body[:40].decode(errors="replace").strip()
