@@ -16,6 +16,7 @@ from tests.runtime_support import (
     Cable,
     ConsulProcess,
     WrappedProcess,
+    host_port,
     reference_server_command,
     wait_for_text,
     wrapper_command,
@@ -58,11 +59,9 @@ def restarts(marathon_server):
     return sum(1 for request in marathon_server.requests if request == RESTART)
 
 
-def test_a_stall_and_an_outage_restart_nothing_and_a_later_change_still_does(
-    consul_process, cable, marathon_server, wrappers, tmp_path
-):
-    put(consul_process.url, f"{PREFIX}/SETTING", "one")
-    # Marathon knows the app, so a restart request would be accepted and counted.
+def start_steady_app(marathon_server, consul_address, wrappers, tmp_path):
+    """A Marathon app to restart (so a restart request is accepted and
+    counted) and a wrapped app that notes each start; returns (wrapper, starts)."""
     requests.put(
         f"{marathon_server.url}/v2/apps{APP_ID}",
         json={"cmd": "sleep 1", "instances": 1},
@@ -72,21 +71,31 @@ def test_a_stall_and_an_outage_restart_nothing_and_a_later_change_still_does(
     starts = tmp_path / "starts"
     wrapper = WrappedProcess(
         wrapper_command(
-            marathon_server.url.split("://")[1],
-            f"127.0.0.1:{cable.port}",
+            host_port(marathon_server.url),
+            consul_address,
             PREFIX,
-            "sh",
-            "-c",
-            NOTE_START_AND_RUN,
-            "app",
-            str(starts),
+            *("sh", "-c", NOTE_START_AND_RUN, "app", str(starts)),
         ),
         tmp_path,
     )
     wrappers.append(wrapper)
-    poll_until(starts.exists, timeout=20, message="the app started")
-    app_pid = int(starts.read_text())
-    assert app_pid == wrapper.pid
+    poll_until(
+        lambda: starts.exists() and starts.read_text().endswith("\n"),
+        timeout=20,
+        message="the app started",
+    )
+    assert starts.read_text().split() == [str(wrapper.pid)]
+    return wrapper, starts
+
+
+def test_a_stall_and_an_outage_restart_nothing_and_a_later_change_still_does(
+    consul_process, cable, marathon_server, wrappers, tmp_path
+):
+    put(consul_process.url, f"{PREFIX}/SETTING", "one")
+    wrapper, starts = start_steady_app(
+        marathon_server, f"127.0.0.1:{cable.port}", wrappers, tmp_path
+    )
+    app_pid = wrapper.pid
 
     # Stall: the server takes connections but answers nothing for a while.
     consul_process.freeze()
@@ -127,7 +136,7 @@ def test_signals_reach_the_app_and_its_status_is_the_wrappers(
     wrapper = WrappedProcess(
         wrapper_command(
             "127.0.0.1:1",
-            consul_process.url.split("://")[1],
+            host_port(consul_process.url),
             PREFIX,
             "sh",
             "-c",
@@ -149,9 +158,7 @@ def test_signals_reach_the_app_and_its_status_is_the_wrappers(
 
 def test_the_app_exit_status_passes_through(consul_process, wrappers, tmp_path):
     wrapper = WrappedProcess(
-        wrapper_command(
-            "127.0.0.1:1", consul_process.url.split("://")[1], PREFIX, "sh", "-c", "exit 7"
-        ),
+        wrapper_command("127.0.0.1:1", host_port(consul_process.url), PREFIX, "sh", "-c", "exit 7"),
         tmp_path,
     )
     wrappers.append(wrapper)
@@ -166,7 +173,7 @@ def test_the_test_server_drains_after_sigterm_through_the_wrapper(
     wrapper = WrappedProcess(
         wrapper_command(
             "127.0.0.1:1",
-            consul_process.url.split("://")[1],
+            host_port(consul_process.url),
             PREFIX,
             *reference_server_command(drain_quiet=1, drain_timeout=30, port=port),
         ),
@@ -218,3 +225,32 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_an_index_that_goes_back_means_reading_afresh_not_restarting(
+    consul_server, marathon_server, wrappers, tmp_path
+):
+    for number in range(30):  # push the index well above a fresh server's
+        put(consul_server.url, f"elsewhere/KEY{number}", "x")
+    put(consul_server.url, f"{PREFIX}/SETTING", "one")
+    wrapper, starts = start_steady_app(
+        marathon_server, host_port(consul_server.url), wrappers, tmp_path
+    )
+
+    # A restore from an older snapshot: same data, lower index. The wrapper
+    # is held still meanwhile, so it never sees the store half restored.
+    os.killpg(wrapper.pid, signal.SIGSTOP)
+    try:
+        consul_server.reset()
+        put(consul_server.url, f"{PREFIX}/SETTING", "one")
+    finally:
+        os.killpg(wrapper.pid, signal.SIGCONT)
+    wait_for_text(wrapper, "index went back", timeout=30)
+    put(consul_server.url, f"{PREFIX}/UNRELATED-KEY-IS-SKIPPED", "x")
+    wait_for_text(wrapper, "UNRELATED-KEY-IS-SKIPPED", timeout=30)
+
+    assert restarts(marathon_server) == 0
+    assert starts.read_text().split() == [str(wrapper.pid)]
+
+    put(consul_server.url, f"{PREFIX}/SETTING", "two")
+    poll_until(lambda: restarts(marathon_server) == 1, timeout=30, message="one restart")
