@@ -87,15 +87,28 @@ def run_in_namespace(args):
     except NamespaceError as error:
         print(f"demo: cannot create a network namespace: {error}", file=sys.stderr)
         return 2
-    # Ctrl-C reaches the child from the terminal; it stops what it started.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The child has a session of its own, so Ctrl-C (or a SIGTERM) reaches
+    # it exactly once, forwarded from here; it then stops what it started.
+    child = None
+
+    def forward(signum, frame):
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGINT)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        child = subprocess.Popen(namespace.command(argv), cwd=formula.REPO_ROOT)
+        child = subprocess.Popen(
+            namespace.command(argv), cwd=formula.REPO_ROOT, start_new_session=True
+        )
         status = child.wait()
         left = namespace.pids()
     finally:
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
         namespace.delete()  # kills anything still in it
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if left:
         print(f"demo: {len(left)} processes were left and have been killed", file=sys.stderr)
         return status or 1
@@ -134,6 +147,8 @@ def run(args):
         say("interrupted")
         status = 130
     finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         killed = platform.stop()
         forced = f" (needed SIGKILL: {', '.join(killed)})" if killed else ""
         say(f"stopped everything the demo started{forced}; configuration and logs: {root}")
