@@ -10,7 +10,6 @@ and the external HTTP port, all on 127.0.0.1.
 """
 
 import importlib.util
-import os
 import pathlib
 import shlex
 import sys
@@ -192,7 +191,3 @@ class Platform:
         killed = self.processes.stop_all()
         self.salt_log.close()
         return killed
-
-
-def ensure_dirs(root):
-    os.makedirs(os.path.join(root, "logs"), exist_ok=True)
