@@ -42,9 +42,11 @@ def template_data(mesos=None, saltenv="base"):
     if mesos is None:
         mesos = __salt__["pillar.get"]("mesos", {})
     texts = {}
-    for app, spec in (mesos.get("apps") or {}).items():
-        spec = spec or {}
-        if "ports" not in (spec.get("haproxy") or {}) and spec.get("template"):
+    apps = mesos.get("apps") or {}
+    for app, spec in apps.items() if isinstance(apps, dict) else ():
+        # Shapes are checked (and reported) by the rules, not here.
+        haproxy = spec.get("haproxy") if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and "ports" not in (haproxy or {}) and spec.get("template"):
             texts[app] = _service_template(spec["template"], saltenv)
     return __utils__["loadbalancer_config.template_data"](mesos, texts)
 

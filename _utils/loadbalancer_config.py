@@ -10,11 +10,11 @@ key, before anything is written (like ``consul_kv_sync.app_config_trees``).
 
 The rules a newcomer may want to change live here, one place each:
 :func:`listener_binds` (which port a listener binds in which environment),
-:func:`port_owners` (which app owns a port), :data:`PATTERNS` (what a value
-may look like) and :func:`bind_addresses`.
+:func:`port_owners` (which app owns a port), :data:`SERVER_ID` and
+:data:`INSTANCE_ADDRESS` (the server rule's parts). What each pillar value
+may look like (``PATTERNS``) and the bind addresses: ``loadbalancer_values``.
 """
 
-import ipaddress
 import pathlib
 import re
 import runpy
@@ -22,8 +22,12 @@ import runpy
 from salt.exceptions import SaltInvocationError
 
 NAMES = runpy.run_path(str(pathlib.Path(__file__).with_name("mesos_names.py")))
+VALUES = runpy.run_path(str(pathlib.Path(__file__).with_name("loadbalancer_values.py")))
+MAX_PORT = VALUES["MAX_PORT"]
+Problems = VALUES["Problems"]
+address_problem = VALUES["address_problem"]
+checked_port = VALUES["checked_port"]
 
-MAX_PORT = 65535
 # A listener tag: internal-listen-http-<port> or internal-listen-tcp-<port>.
 LISTEN_TAG = re.compile(r"internal-listen-(http|tcp)-([1-9][0-9]{0,4})")
 # THE SERVER RULE's parts (haproxy-backends.ctmpl.jinja), as RE2 for the Go
@@ -40,46 +44,6 @@ INSTANCE_ADDRESS = (
 )
 # SERVICE_TAGS (or registrator's per-port SERVICE_<port>_TAGS) in a service template.
 SERVICE_TAGS_ENTRY = re.compile(r'"SERVICE(?:_[0-9]+)?_TAGS"\s*:\s*"([^"]*)"')
-SYSLOG_FACILITIES = (
-    "kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|auth2|ftp|ntp|audit|alert|cron2|"
-    "local[0-7]"
-)
-SYSLOG_LEVELS = "emerg|alert|crit|err|warning|notice|info|debug"
-
-# Each value is matched against the whole string (fullmatch): no spaces,
-# quotes, `#` (comment) or `$` (variables) where HAProxy would parse them,
-# and never a newline.
-PATTERNS = {
-    "duration": re.compile(r"[0-9]+(?:us|ms|s|m|h|d)?"),
-    "count": re.compile(r"[1-9][0-9]{0,6}"),
-    "url_path": re.compile(r"/[A-Za-z0-9._~!&()*+,;=:@%/?-]*"),
-    "file_path": re.compile(r"/[A-Za-z0-9._+,:@%/-]*"),
-    "host_name": re.compile(
-        r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-    ),
-    "host_prefix": re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?[.-])?"),
-    "proxy_name": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*"),
-    "system_name": re.compile(r"[a-z_][a-z0-9_-]{0,31}"),
-    "log_target": re.compile(
-        rf"(?:/[A-Za-z0-9._/-]+|[A-Za-z0-9.:\[\]-]+) (?:{SYSLOG_FACILITIES})"
-        rf"(?: (?:{SYSLOG_LEVELS})){{0,2}}"
-    ),
-    "header_value": re.compile(r"[A-Za-z0-9=;, -]+"),
-    "tls_version": re.compile(r"TLSv1\.[0-3]"),
-}
-
-
-class Problems(list):
-    """Problems found so far, each naming its pillar key."""
-
-    def check(self, key, value, pattern, what):
-        """True when ``str(value)`` fully matches ``PATTERNS[pattern]``; else note it."""
-        text = "" if value is None else str(value)
-        if isinstance(value, bool) or not PATTERNS[pattern].fullmatch(text):
-            self.append(f"{key} must be {what}, not {value!r}")
-            return False
-        return True
 
 
 def template_data(mesos, service_templates=None):
@@ -98,19 +62,19 @@ def template_data(mesos, service_templates=None):
     default_check = check_data(
         "mesos:loadbalancer:default_check", lb.get("default_check"), problems
     )
-    apps = mesos.get("apps") or {}
-    app_checks, external_apps = app_data(apps, default_check, lb, role, problems)
+    apps = haproxy_settings(mesos.get("apps") or {}, problems)
+    app_checks, external_apps = app_data(apps, lb, problems)
     wellknown = wellknown_data(lb, problems)
     external = external_data(lb, role, problems)
     reserved = reserved_ports(wellknown, external if role == "external" else {}, problems)
     owners = port_owners(apps, service_templates or {}, environments, reserved, problems)
     data = {
         "role": role,
-        "log": log_data(lb, problems),
-        "chroot": optional_path("mesos:loadbalancer:chroot", lb.get("chroot"), problems),
+        "log": VALUES["log_data"](lb, problems),
+        "chroot": VALUES["optional_path"]("mesos:loadbalancer:chroot", lb.get("chroot"), problems),
         "maxconn": str(lb.get("maxconn")),
-        "timeouts": timeouts_data(lb, problems),
-        "bind_addresses": bind_addresses(lb, problems),
+        "timeouts": VALUES["timeouts_data"](lb, problems),
+        "bind_addresses": VALUES["bind_addresses"](lb, problems),
         "environments": environments,
         "service_name_pattern": NAMES["go_pattern"]("service"),
         "server_id_pattern": SERVER_ID,
@@ -119,12 +83,13 @@ def template_data(mesos, service_templates=None):
         "app_checks": app_checks,
         "external_apps": external_apps,
         "external": external,
-        "master_nodes": master_node_data(mesos, problems),
+        "master_nodes": VALUES["master_node_data"](mesos, problems),
         "wellknown_services": wellknown,
         "reserved_ports": reserved,
         "port_owners": owners,
-        **haproxy_process_data(mesos.get("haproxy") or {}, problems),
+        **VALUES["haproxy_process_data"](mesos.get("haproxy") or {}, problems),
     }
+    VALUES["consul_template_checks"](mesos.get("consul_template") or {}, problems)
     problems.check("mesos:loadbalancer:maxconn", lb.get("maxconn"), "count", "a positive number")
     if problems:
         raise SaltInvocationError(
@@ -204,8 +169,7 @@ def port_owners(apps, service_templates, environments, reserved, problems):
     a fixed frontend, is a pillar problem.
     """
     owners = {}
-    for app in sorted(apps):
-        haproxy = (apps[app] or {}).get("haproxy") or {}
+    for app, haproxy in apps.items():
         if "ports" in haproxy:
             ports = explicit_ports(app, haproxy["ports"], problems)
         else:
@@ -251,19 +215,34 @@ def check_data(key, check, problems):
     return {"health_check": health_check, "timing": timing}
 
 
-def app_data(apps, default_check, lb, role, problems):
-    """([{name, health_check, timing}], [{name, service, host}]) from mesos:apps."""
+def haproxy_settings(apps, problems):
+    """{app: its ``haproxy`` mapping} of every app of mesos:apps with a valid
+    name and shape, in name order; the others are noted as problems."""
     if not isinstance(apps, dict):
         problems.append(f"mesos:apps must be a mapping, not {type(apps).__name__}")
-        return [], []
-    base = lb.get("default_check") or {}
-    app_checks, external_apps = [], []
+        return {}
+    settings = {}
     for app in sorted(apps, key=str):
         problem = NAMES["name_problem"]("app", app)
         if problem:
             problems.append(f"mesos:apps: {problem}")
             continue
-        haproxy = (apps[app] or {}).get("haproxy") or {}
+        spec = apps[app] or {}
+        haproxy = (spec.get("haproxy") if isinstance(spec, dict) else None) or {}
+        if not isinstance(spec, dict) or not isinstance(haproxy, dict):
+            problems.append(f"mesos:apps:{app}:haproxy must be a mapping")
+        elif not isinstance(haproxy.get("check") or {}, dict):
+            problems.append(f"mesos:apps:{app}:haproxy:check must be a mapping")
+        else:
+            settings[app] = haproxy
+    return settings
+
+
+def app_data(apps, lb, problems):
+    """([{name, health_check, timing}], [{name, service, host}]) from mesos:apps."""
+    base = lb.get("default_check") or {}
+    app_checks, external_apps = [], []
+    for app, haproxy in apps.items():
         key = f"mesos:apps:{app}:haproxy"
         check = {**base, **(haproxy.get("check") or {})}
         check["health_check"] = haproxy.get("health_check", base.get("health_check"))
@@ -280,22 +259,6 @@ def app_data(apps, default_check, lb, role, problems):
 
 
 # Fixed frontends ------------------------------------------------------------------
-
-
-def port_problem(key, value):
-    if isinstance(value, bool) or not re.fullmatch(r"[1-9][0-9]{0,4}", str(value)):
-        return f"{key} must be a TCP port 1-65535, not {value!r}"
-    if int(value) > MAX_PORT:
-        return f"{key} must be a TCP port 1-65535, not {value!r}"
-    return None
-
-
-def checked_port(key, value, problems):
-    problem = port_problem(key, value)
-    if problem:
-        problems.append(problem)
-        return None
-    return int(value)
 
 
 def wellknown_data(lb, problems):
@@ -338,6 +301,10 @@ def external_data(lb, role, problems):
         external[port] = checked_port(f"{key}:{port}", external.get(port), problems)
     if external.get("https"):
         problems.check(f"{key}:certificate", external.get("certificate"), "file_path", "a path")
+        if external.get("self_signed"):
+            problems.check(
+                f"{key}:self_signed", external["self_signed"], "host_name", "a host name"
+            )
         problems.check(f"{key}:hsts", external.get("hsts"), "header_value", "a header value")
         problems.check(
             f"{key}:tls_min_version", external.get("tls_min_version"), "tls_version", "TLSv1.0-1.3"
@@ -362,103 +329,3 @@ def reserved_ports(wellknown, external, problems):
             problems.append(f"mesos:loadbalancer: port {port} is used by two fixed frontends")
         reserved.setdefault(str(port), what)
     return reserved
-
-
-# Addresses -----------------------------------------------------------------------
-
-
-def address_problem(key, value, problems):
-    """Note a problem unless ``value`` is an IPv4 or IPv6 address."""
-    try:
-        ipaddress.ip_address(value if isinstance(value, str) else "")
-    except ValueError:
-        problems.append(f"{key} must be an IP address, not {value!r}")
-        return True
-    return False
-
-
-def bind_addresses(lb, problems):
-    """The addresses internal and well-known frontends bind (default:
-    loopback and the Docker bridge, where containers reach `dockerhost`)."""
-    key = "mesos:loadbalancer:bind_addresses"
-    if "bind_address" in lb:
-        problems.append(
-            "mesos:loadbalancer:bind_address is replaced by mesos:loadbalancer:bind_addresses "
-            "(a list, default [127.0.0.1, 172.17.0.1])"
-        )
-    addresses = lb.get("bind_addresses")
-    if not isinstance(addresses, list) or not addresses:
-        problems.append(f"{key} must be a non-empty list of IP addresses, not {addresses!r}")
-        return []
-    valid = [a for a in addresses if not address_problem(key, a, problems)]
-    return [f"[{a}]" if ":" in a else a for a in valid]
-
-
-def master_node_data(mesos, problems):
-    """[{name, address}] of mesos:master_nodes (host name -> address)."""
-    result = []
-    for name, address in sorted((mesos.get("master_nodes") or {}).items()):
-        key = f"mesos:master_nodes:{name}"
-        problems.check("mesos:master_nodes", name, "proxy_name", "host names")
-        if not PATTERNS["host_name"].fullmatch(str(address)):
-            address_problem(key, address, problems)
-        result.append({"name": name, "address": str(address)})
-    return result
-
-
-# The global section -------------------------------------------------------------
-
-
-def log_data(lb, problems):
-    targets = lb.get("log") or []
-    if not isinstance(targets, list):
-        problems.append(f"mesos:loadbalancer:log must be a list, not {targets!r}")
-        return []
-    for target in targets:
-        problems.check(
-            "mesos:loadbalancer:log",
-            target,
-            "log_target",
-            "'<address or socket> <facility> [level]'",
-        )
-    return targets
-
-
-def optional_path(key, value, problems):
-    if value in (None, ""):
-        return ""
-    problems.check(key, value, "file_path", "an absolute path")
-    return value
-
-
-def timeouts_data(lb, problems):
-    timeouts = lb.get("timeouts") or {}
-    for name in ("connect", "client", "server"):
-        problems.check(
-            f"mesos:loadbalancer:timeouts:{name}", timeouts.get(name), "duration", "a duration"
-        )
-    return timeouts
-
-
-def haproxy_process_data(haproxy, problems):
-    """mesos:haproxy values written into the global section: user, group and
-    the reload settings (stats socket, state file, hard-stop-after, ...)."""
-    key = "mesos:haproxy"
-    for name in ("user", "group"):
-        if haproxy.get(name):
-            problems.check(f"{key}:{name}", haproxy[name], "system_name", "a user or group name")
-    for name in ("stats_socket", "server_state_file"):
-        problems.check(f"{key}:{name}", haproxy.get(name), "file_path", "an absolute path")
-    problems.check(
-        f"{key}:hard_stop_after", haproxy.get("hard_stop_after"), "duration", "a duration"
-    )
-    problems.check(
-        f"{key}:mworker_max_reloads",
-        haproxy.get("mworker_max_reloads"),
-        "count",
-        "a positive number",
-    )
-    method = (haproxy.get("reload") or {}).get("method")
-    if method not in ("seamless", "syn_drop", "plain"):
-        problems.append(f"{key}:reload:method must be seamless, syn_drop or plain, not {method!r}")
-    return {"user": haproxy.get("user") or "", "group": haproxy.get("group") or ""}

@@ -26,6 +26,31 @@
 include:
   - {{ tplroot }}.haproxy
   - {{ tplroot }}.consul_template
+{%- if needs_certificate and data.external.get("self_signed") %}
+
+{#- Demo and test clusters: a self-signed certificate, its key beside it
+    (HAProxy loads <certificate>.key itself). Kept once made. #}
+mesos-loadbalancer-certificate-key:
+  x509.private_key_managed:
+    - name: {{ certificate }}.key
+    - algo: ec
+    - makedirs: True
+    - mode: "0600"
+
+mesos-loadbalancer-certificate-self-signed:
+  x509.certificate_managed:
+    - name: {{ certificate }}
+    - private_key: {{ certificate }}.key
+    - signing_private_key: {{ certificate }}.key
+    - CN: {{ data.external.self_signed | tojson }}
+    - days_valid: 365
+    - days_remaining: 30
+    - makedirs: True
+    - require:
+      - x509: mesos-loadbalancer-certificate-key
+    - require_in:
+      - file: mesos-loadbalancer-certificate
+{%- endif %}
 {%- if needs_certificate %}
 
 {#- HAProxy refuses every config whose certificate is missing: say so now. #}

@@ -189,7 +189,6 @@ def platform(salt_call, consul_server, start_backend, tmp_path):
         root,
         role="external",
         loadbalancer={
-            "bind_address": "127.0.0.1",
             "external": {
                 "bind_address": "127.0.0.1",
                 "http_port": ports["http"],

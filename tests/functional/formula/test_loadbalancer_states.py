@@ -11,6 +11,7 @@ import stat
 import pytest
 
 from tests.loadbalancer_support import (
+    haproxy_check,
     scratch_pillar,
     self_signed_certificate,
     state_results,
@@ -262,3 +263,31 @@ def test_external_role_without_its_certificate_fails_naming_file_and_key(salt_ca
         for comment in failed
     ), failed
     assert not template_path(root, "external").exists()
+
+
+def test_external_role_can_make_a_self_signed_certificate_haproxy_accepts(salt_call, tmp_path):
+    root = tmp_path / "root"
+    pillar = scratch_pillar(
+        root, role="external", loadbalancer={"external": {"self_signed": "mesos-test.domain.com"}}
+    )
+    result, applied = apply(salt_call, pillar)
+    assert result.returncode == 0, result
+    assert all(value["result"] is True for value in applied.values()), applied
+    certificate = root / "etc/haproxy/certs/site.pem"
+    assert "BEGIN CERTIFICATE" in certificate.read_text()
+    assert stat.S_IMODE((root / "etc/haproxy/certs/site.pem.key").stat().st_mode) == 0o600
+    assert "PRIVATE KEY" not in json.dumps(result.data)
+
+    # HAProxy loads the key from <certificate>.key: the public frontend's bind line passes.
+    check = tmp_path / "check.cfg"
+    check.write_text(
+        "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n"
+        "    timeout connect 1s\nfrontend public\n"
+        f"    bind 127.0.0.1:8443 ssl crt {certificate}\n"
+    )
+    ok, output = haproxy_check(check)
+    assert ok, output
+
+    result, again = apply(salt_call, pillar)
+    assert result.returncode == 0, result
+    assert changed(again) == []

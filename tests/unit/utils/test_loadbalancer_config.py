@@ -28,6 +28,14 @@ def lb_settings(environments=("production",), apps=None, **loadbalancer):
         "environments": list(environments),
         "apps": apps or {},
         "master_nodes": {},
+        "consul_template": {
+            "log_level": "info",
+            "max_stale": "10m",
+            "wait": {"min": "2s", "max": "10s"},
+            "command_timeout": "60s",
+            "template_dir": "/etc/consul-template/templates",
+            "config_dir": "/etc/consul-template",
+        },
         "haproxy": {
             "stats_socket": "/run/haproxy/admin.sock",
             "server_state_file": "/var/lib/haproxy/server-state",
@@ -104,6 +112,9 @@ def test_pillar_gives_ports_to_apps_from_templates_or_explicit_lists():
         ({"a": {"haproxy": {"ports": [18080]}}}, "port 18080 (production) is taken by well-known"),
         ({"a": {"haproxy": {"ports": "3000"}}}, "mesos:apps:a:haproxy:ports must be a list"),
         ({"a": {"haproxy": {"ports": [70000]}}}, "must be a TCP port 1-65535, not 70000"),
+        ({"a": "web"}, "mesos:apps:a:haproxy must be a mapping"),
+        ({"a": {"haproxy": ["ports"]}}, "mesos:apps:a:haproxy must be a mapping"),
+        ({"a": {"haproxy": {"check": "fast"}}}, "mesos:apps:a:haproxy:check must be a mapping"),
     ],
 )
 def test_port_problems_name_apps_and_ports(apps, message):
@@ -141,6 +152,22 @@ def test_haproxy_process_values_are_checked_too(key, value):
     settings = lb_settings()
     settings["haproxy"][key] = value
     with pytest.raises(SaltInvocationError, match=f"mesos:haproxy:{key}"):
+        config.template_data(settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("max_stale", "10m\n", "mesos:consul_template:max_stale must be a duration"),
+        ("log_level", "loud", "mesos:consul_template:log_level must be trace"),
+        ("wait", {"min": "2s", "max": "soon"}, "mesos:consul_template:wait:max must be"),
+        ("template_dir", "templates", "mesos:consul_template:template_dir must be an absolute"),
+    ],
+)
+def test_consul_template_values_are_checked_too(key, value, message):
+    settings = lb_settings()
+    settings["consul_template"][key] = value
+    with pytest.raises(SaltInvocationError, match=message):
         config.template_data(settings)
 
 
