@@ -22,6 +22,8 @@ import shlex
 
 # Fields a hook job takes from the defaults unless it sets them.
 SHARED_FIELDS = ("owner",)
+APP_KEYS = frozenset({"template", "schedule", "environments"})
+ENVIRONMENT_KEYS = frozenset({"template", "instances", "schedule", "timeout", "before", "after"})
 
 
 def plan(apps, settings):
@@ -33,6 +35,10 @@ def plan(apps, settings):
         return [], ["mesos:deploy_jobs:apps must be a mapping of app names"]
     for app_name, app in sorted(declared.items()):
         app = app or {}
+        if not isinstance(app, dict):
+            problems.append(f"app {app_name!r} must be a mapping")
+            continue
+        problems += unknown_keys(app, APP_KEYS, f"app {app_name!r}")
         known_app = apps.get(app_name)
         if not isinstance(known_app, dict):
             problems.append(f"app {app_name!r} is not in mesos:apps")
@@ -53,7 +59,9 @@ def plan(apps, settings):
 def plan_chain(app_name, known_app, app, environment, options, settings):
     """The before jobs, the deploy job and the after jobs of one app environment."""
     where = f"app {app_name!r} environment {environment!r}"
-    problems = []
+    if not isinstance(options, dict):
+        return [], [f"{where} must be a mapping"]
+    problems = unknown_keys(options, ENVIRONMENT_KEYS, where)
     known_environments = known_app.get("environments") or {}
     if environment not in known_environments:
         problems.append(f"{where}: not an environment of the app in mesos:apps")
@@ -78,6 +86,13 @@ def plan_chain(app_name, known_app, app, environment, options, settings):
     link(chain, schedule)
     link([deploy, *after], None)
     return [*chain, *after], problems
+
+
+def unknown_keys(mapping, allowed, where):
+    unknown = sorted(str(key) for key in mapping if key not in allowed)
+    if not unknown:
+        return []
+    return [f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"]
 
 
 def deploy_command(settings, template, environment, instances, options):

@@ -69,13 +69,17 @@ def test_pillar_problems_are_named():
         {
             "apps": {
                 "nope": {"environments": {"staging": {}}},
-                "test-server": {"environments": {"qa": {}, "staging": {"before": "x"}}},
+                "test-server": {
+                    "environments": {"qa": {}, "staging": {"before": "x", "retries": 0}}
+                },
             }
         },
     )
     assert problems == [
         "app 'nope' is not in mesos:apps",
         "app 'test-server' environment 'qa': not an environment of the app in mesos:apps",
+        "app 'test-server' environment 'staging': unknown key(s) retries (allowed: after, "
+        "before, instances, schedule, template, timeout)",
         "app 'test-server' environment 'staging': before must be a list of jobs",
     ]
 
