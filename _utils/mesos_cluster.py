@@ -231,6 +231,9 @@ def check_consul(consul, problems):
 
 
 def check_roles(roles, node, master_nodes, problems):
+    if isinstance(roles, str):
+        problems.append(f"host {node}: mesos:roles must be a list, such as [{roles}]")
+        return
     if not isinstance(roles, list) or not roles:
         problems.append(
             f"host {node}: no roles; set pillar mesos:roles (or grain mesos:roles) to a list of "

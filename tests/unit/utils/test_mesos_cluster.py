@@ -196,7 +196,7 @@ def test_master_addresses_are_checked(address):
 
 def test_roles_are_checked_for_the_host():
     assert "no roles" in problems_of(settings(), "h1", [])
-    assert "no roles" in problems_of(settings(), "h1", "master")
+    assert "mesos:roles must be a list, such as [master]" in problems_of(settings(), "h1", "master")
     both = problems_of(settings(), "h1", ["lb-internal", "lb-external"])
     assert "lb-internal and lb-external exclude each other" in both
     outside = problems_of(settings(), "h9", ["master"])
