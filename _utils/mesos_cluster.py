@@ -54,11 +54,17 @@ def invalid(problems):
 def is_address(value):
     if not isinstance(value, str) or not value:
         return False
+    if is_ip(value):
+        return True
+    return bool(HOST_NAME.fullmatch(value)) and not value.replace(".", "").isdigit()
+
+
+def is_ip(value):
     try:
         ipaddress.ip_address(value)
-        return True
     except ValueError:
-        return bool(HOST_NAME.fullmatch(value)) and not value.replace(".", "").isdigit()
+        return False
+    return True
 
 
 def is_port(value):
@@ -312,6 +318,8 @@ def host_values(settings, node, roles=None):
             "node": node,
             "roles": list(roles or []),
             "address": address,
+            # --ip, Consul's bind_addr and registrator's -ip take an IP, not a name.
+            "ip": address if is_ip(address) else "",
             "is_master": bool(own),
             "zookeeper_id": own[0]["id"] if own else None,
             # Servers join the other servers; clients join every server.

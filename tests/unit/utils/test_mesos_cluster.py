@@ -291,3 +291,14 @@ def test_component_paths_need_no_valid_pillar():
     paths = components.component_paths("mesos_master", settings(master_nodes={}, root="/r"))
     assert paths["directories"] == ["/r/etc/mesos-master"]
     assert paths["service"] == "mesos-master"
+
+
+def test_a_master_known_by_host_name_gets_no_ip_flag_or_bind_address():
+    named = {"m1": "master-1.example.net", "m2": "10.0.0.2", "m3": "10.0.0.3"}
+    master = build("mesos_master", node="m1", master_nodes=named)
+    files = files_by_path(master)
+    assert files["/etc/mesos-master/hostname"] == "m1\n"
+    assert "/etc/mesos-master/ip" not in files
+    consul = json.loads(build("consul", node="m1", master_nodes=named)["files"][0]["contents"])
+    assert "bind_addr" not in consul
+    assert consul["retry_join"] == ["10.0.0.2", "10.0.0.3"]
