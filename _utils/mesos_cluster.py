@@ -96,6 +96,7 @@ def check(settings, node=None, roles=None):
     check_master_flags(settings.get("mesos_master") or {}, problems)
     check_registrator(settings.get("registrator") or {}, problems)
     check_consul(settings.get("consul") or {}, problems)
+    check_repositories(settings, problems)
     if roles is not None:
         check_roles(roles, node, settings.get("master_nodes"), problems)
     if problems:
@@ -234,6 +235,30 @@ def check_consul(consul, problems):
             f"mesos:consul:settings:{key} is derived by the formula from mesos:master_nodes; "
             "remove it from pillar"
         )
+
+
+PACKAGED = (
+    "zookeeper",
+    "mesos_common",
+    "marathon",
+    "chronos",
+    "consul",
+    "docker",
+    "consul_template",
+)
+
+
+def check_repositories(settings, problems):
+    """A component's repository must be one of mesos:repositories (or null)."""
+    known = settings.get("repositories") or {}
+    for component in PACKAGED:
+        repository = (settings.get(component) or {}).get("repository")
+        if repository and repository not in known:
+            problems.append(
+                f"mesos:{component}:repository {repository!r} is not in mesos:repositories "
+                f"({', '.join(sorted(known)) or 'none defined'}); define it under "
+                "mesos:lookup:repositories or set null for the OS's own packages"
+            )
 
 
 def check_roles(roles, node, master_nodes, problems):

@@ -302,3 +302,9 @@ def test_a_master_known_by_host_name_gets_no_ip_flag_or_bind_address():
     consul = json.loads(build("consul", node="m1", master_nodes=named)["files"][0]["contents"])
     assert "bind_addr" not in consul
     assert consul["retry_join"] == ["10.0.0.2", "10.0.0.3"]
+
+
+def test_a_component_repository_must_be_defined():
+    message = problems_of(settings(docker={"repository": "docker-ce"}))
+    assert "mesos:docker:repository 'docker-ce' is not in mesos:repositories" in message
+    assert "(hashicorp, mesosphere)" in message
