@@ -29,9 +29,9 @@ def _settings(settings):
         raise SaltInvocationError("salt://mesos/defaults.yaml was not found on the file server")
     merged = yaml.safe_load(text)["mesos"]
     for layer in ("mesos:lookup", "mesos"):
-        merged = __salt__["slsutil.merge"](
-            merged, __salt__["pillar.get"](layer, {}), strategy="recurse"
-        )
+        # Salt 3008 masks pillar values for command-line output unless told.
+        layer_values = __salt__["pillar.get"](layer, {}, unmask=True)
+        merged = __salt__["slsutil.merge"](merged, layer_values, strategy="recurse")
     merged.pop("lookup", None)
     return merged
 

@@ -54,11 +54,17 @@ def invalid(problems):
 def is_address(value):
     if not isinstance(value, str) or not value:
         return False
+    if is_ip(value):
+        return True
+    return bool(HOST_NAME.fullmatch(value)) and not value.replace(".", "").isdigit()
+
+
+def is_ip(value):
     try:
         ipaddress.ip_address(value)
-        return True
     except ValueError:
-        return bool(HOST_NAME.fullmatch(value)) and not value.replace(".", "").isdigit()
+        return False
+    return True
 
 
 def is_port(value):
@@ -90,6 +96,7 @@ def check(settings, node=None, roles=None):
     check_master_flags(settings.get("mesos_master") or {}, problems)
     check_registrator(settings.get("registrator") or {}, problems)
     check_consul(settings.get("consul") or {}, problems)
+    check_repositories(settings, problems)
     if roles is not None:
         check_roles(roles, node, settings.get("master_nodes"), problems)
     if problems:
@@ -230,7 +237,34 @@ def check_consul(consul, problems):
         )
 
 
+PACKAGED = (
+    "zookeeper",
+    "mesos_common",
+    "marathon",
+    "chronos",
+    "consul",
+    "docker",
+    "consul_template",
+)
+
+
+def check_repositories(settings, problems):
+    """A component's repository must be one of mesos:repositories (or null)."""
+    known = settings.get("repositories") or {}
+    for component in PACKAGED:
+        repository = (settings.get(component) or {}).get("repository")
+        if repository and repository not in known:
+            problems.append(
+                f"mesos:{component}:repository {repository!r} is not in mesos:repositories "
+                f"({', '.join(sorted(known)) or 'none defined'}); define it under "
+                "mesos:lookup:repositories or set null for the OS's own packages"
+            )
+
+
 def check_roles(roles, node, master_nodes, problems):
+    if isinstance(roles, str):
+        problems.append(f"host {node}: mesos:roles must be a list, such as [{roles}]")
+        return
     if not isinstance(roles, list) or not roles:
         problems.append(
             f"host {node}: no roles; set pillar mesos:roles (or grain mesos:roles) to a list of "
@@ -309,6 +343,8 @@ def host_values(settings, node, roles=None):
             "node": node,
             "roles": list(roles or []),
             "address": address,
+            # --ip, Consul's bind_addr and registrator's -ip take an IP, not a name.
+            "ip": address if is_ip(address) else "",
             "is_master": bool(own),
             "zookeeper_id": own[0]["id"] if own else None,
             # Servers join the other servers; clients join every server.

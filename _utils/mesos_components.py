@@ -144,7 +144,7 @@ def mesos_daemon(name, settings, values, root, derived):
     Both daemons also read /etc/mesos/zk (mesos_common), so it restarts them.
     """
     daemon = settings[name]
-    own = {"hostname": values["node"], **({"ip": values["address"]} if values["address"] else {})}
+    own = {"hostname": values["node"], **({"ip": values["ip"]} if values["ip"] else {})}
     flags = {**(daemon.get("flags") or {}), **derived, **own}
     build = Builder(name, root)
     build.flag_directory("flags", daemon["flags_dir"], flags)
@@ -205,8 +205,8 @@ def consul(settings, values, root):
         config["retry_join"] = values["consul_retry_join"]
     else:
         config["retry_join"] = values["consul_servers"]
-    if values["address"]:
-        config["bind_addr"] = values["address"]
+    if values["ip"]:
+        config["bind_addr"] = values["ip"]
     build = Builder("consul", root)
     build.file("config", settings_consul["config_file"], json_file(config))
     # Consul re-reads its configuration on SIGHUP (consul reload).
@@ -236,8 +236,8 @@ def registrator_command(settings, values):
     if kind == "gliderlabs":
         # Docker events: containers' SERVICE_NAME / SERVICE_TAGS environment.
         words += ["--volume=/var/run/docker.sock:/tmp/docker.sock", registrator["images"][kind]]
-        if values["address"]:
-            words.append(f"-ip={values['address']}")
+        if values["ip"]:
+            words.append(f"-ip={values['ip']}")
         words += [
             f"-resync={registrator['resync_seconds']}",
             "consul://" + registrator["consul_address"],
@@ -309,6 +309,7 @@ PATHS_ONLY_VALUES = {
     "node": "node",
     "roles": [],
     "address": "",
+    "ip": "",
     "is_master": True,
     "zookeeper_id": 0,
     "zookeeper_ensemble": [],

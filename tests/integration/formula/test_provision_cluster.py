@@ -7,6 +7,7 @@ what one derived from mesos:master_nodes, every other must agree with.
 
 import concurrent.futures
 import json
+import pathlib
 import re
 import shutil
 import tempfile
@@ -56,7 +57,7 @@ def write_cluster_pillar(pillar_dir, root):
 @pytest.fixture(scope="module")
 def scratch_roots():
     root = tempfile.mkdtemp(prefix="cluster-", dir="/tmp")
-    yield __import__("pathlib").Path(root)
+    yield pathlib.Path(root)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -65,9 +66,9 @@ def cluster_minions(salt_master, master_pillar_dir, scratch_roots):
     """Six minions on the shared master, started side by side."""
     write_cluster_pillar(master_pillar_dir, scratch_roots)
     factories = [salt_master.salt_minion_daemon(name) for name in [*MASTERS, *AGENTS]]
-    with concurrent.futures.ThreadPoolExecutor(len(factories)) as pool:
-        list(pool.map(lambda factory: factory.start(), factories))
     try:
+        with concurrent.futures.ThreadPoolExecutor(len(factories)) as pool:
+            list(pool.map(lambda factory: factory.start(), factories))
         synced = salt_master.salt_cli(timeout=300).run("saltutil.sync_all", minion_tgt="cluster-*")
         assert synced.returncode == 0, synced
         assert set(synced.data) == {*MASTERS, *AGENTS}, synced

@@ -256,3 +256,30 @@ def test_bad_pillar_fails_before_anything_is_written_with_every_problem_named(sa
     assert result.returncode != 0
     assert "mesos:master_nodes is empty" in json.dumps(result.data)
     assert not root.exists() or files_under(root) == []
+
+
+def test_consul_template_from_the_release_archive_with_its_checksum(salt_call, tmp_path):
+    pillar = cluster_pillar(tmp_path, ["lb-internal"], manage=True)
+    pillar["mesos"]["consul_template"] = {"install_from": "archive"}
+    shown = states(run(salt_call, pillar, "state.show_sls", "mesos.consul_template"))
+
+    archive = by_function(shown, "archive", "extracted")["mesos-consul-template-package"]
+    assert archive["source"].startswith("https://releases.hashicorp.com/consul-template/")
+    assert archive["source_hash"].endswith("_SHA256SUMS")
+    unit = by_function(shown, "file", "managed")["mesos-consul-template-unit"]
+    assert unit["context"]["binary"] == "/usr/local/bin/consul-template"
+    service = by_function(shown, "service", "running")["mesos-consul-template-service"]
+    assert {"archive": "mesos-consul-template-package"} in service["require"]
+
+    pillar["mesos"]["consul_template"] = {"install_from": "curl"}
+    refused = run(salt_call, pillar, "state.show_sls", "mesos.consul_template")
+    assert refused.returncode != 0
+    assert "install_from must be repository or archive, not curl" in json.dumps(refused.data)
+
+
+def test_cluster_values_from_the_command_line(salt_call, tmp_path):
+    pillar = cluster_pillar(tmp_path, ["master"], node="m2")
+    values = states(run(salt_call, pillar, "mesos_cluster.values"))
+    assert values["zookeeper_id"] == 2
+    assert values["quorum"] == 2
+    assert values["consul_retry_join"] == ["127.0.1.1", "127.0.1.3"]

@@ -196,7 +196,7 @@ def test_master_addresses_are_checked(address):
 
 def test_roles_are_checked_for_the_host():
     assert "no roles" in problems_of(settings(), "h1", [])
-    assert "no roles" in problems_of(settings(), "h1", "master")
+    assert "mesos:roles must be a list, such as [master]" in problems_of(settings(), "h1", "master")
     both = problems_of(settings(), "h1", ["lb-internal", "lb-external"])
     assert "lb-internal and lb-external exclude each other" in both
     outside = problems_of(settings(), "h9", ["master"])
@@ -291,3 +291,20 @@ def test_component_paths_need_no_valid_pillar():
     paths = components.component_paths("mesos_master", settings(master_nodes={}, root="/r"))
     assert paths["directories"] == ["/r/etc/mesos-master"]
     assert paths["service"] == "mesos-master"
+
+
+def test_a_master_known_by_host_name_gets_no_ip_flag_or_bind_address():
+    named = {"m1": "master-1.example.net", "m2": "10.0.0.2", "m3": "10.0.0.3"}
+    master = build("mesos_master", node="m1", master_nodes=named)
+    files = files_by_path(master)
+    assert files["/etc/mesos-master/hostname"] == "m1\n"
+    assert "/etc/mesos-master/ip" not in files
+    consul = json.loads(build("consul", node="m1", master_nodes=named)["files"][0]["contents"])
+    assert "bind_addr" not in consul
+    assert consul["retry_join"] == ["10.0.0.2", "10.0.0.3"]
+
+
+def test_a_component_repository_must_be_defined():
+    message = problems_of(settings(docker={"repository": "docker-ce"}))
+    assert "mesos:docker:repository 'docker-ce' is not in mesos:repositories" in message
+    assert "(hashicorp, mesosphere)" in message
