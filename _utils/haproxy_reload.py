@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3 -IS
 """Validate, install and reload an HAProxy configuration without refusing connections.
 
 One implementation serves two callers: Salt loads this file from ``_utils``
@@ -7,14 +7,17 @@ One implementation serves two callers: Salt loads this file from ``_utils``
 ``mesos-haproxy-reload`` that consul-template and systemd run. It therefore
 uses the standard library only.
 
-A reload, in order, under an exclusive lock (concurrent reloads run one at a
-time): remove DROP rules an earlier, killed run left behind; validate the
-candidate with ``haproxy -c`` (an invalid one is refused with HAProxy's own
-error text and nothing changes); install it atomically as the live config,
-keeping the previous one as ``<config>.previous``; dump the server states so
-health and drain states survive; reload by the chosen method; confirm the new
-process is up. A reload that fails after the install puts the previous config
-back, so the live file always matches what HAProxy serves.
+A reload, in order, under an exclusive lock (``/run/haproxy/reload.lock`` by
+default, the formula's too, so concurrent reloads run one at a time): remove
+DROP rules an earlier, killed run left behind; read the candidate once into a
+staged file next to the config and validate that file with ``haproxy -c`` (an
+invalid one is refused with HAProxy's verdict and nothing changes); make sure
+the running HAProxy answers (master socket or pid file); rename the staged
+file over the live config, keeping the previous one as ``<config>.previous``;
+dump the server states so health and drain states survive; reload by the
+chosen method; confirm the new process is up. A reload that fails after the
+install puts the previous config back (and ``.previous`` as it was), so the
+live file always matches what HAProxy serves.
 
 Methods:
 - ``seamless``: HAProxy runs master-worker (``-W``/``-Ws`` with ``-S`` master
@@ -23,10 +26,14 @@ Methods:
 - ``syn_drop``: HAProxy runs as a daemon; around ``haproxy -sf`` the script
   drops new SYNs to the bound ports with (IPv4) iptables, and the clients
   retransmit after 1 s: the article's method for setups that cannot do
-  better. The rules carry the comment ``mesos-haproxy-reload`` and are
-  removed in every outcome (error, timeout, SIGTERM/SIGINT); after a SIGKILL,
-  the marker file ``<lock file>.syn-drop`` makes the next run of any method
-  remove them first.
+  better. Each rule's comment names the run that inserted it
+  (``mesos-haproxy-reload pid=<pid> start=<process start time>``); a run
+  removes its own rules in every outcome (error, timeout, SIGTERM/SIGINT).
+  After a SIGKILL, the next run of any method, whatever lock it uses,
+  removes the rules whose run is gone: syn_drop runs always look, the
+  others when a marker in ``/run/mesos-haproxy-reload`` says a syn_drop run
+  in this network namespace died. Rules of a run that is still going are
+  left alone.
 - ``plain``: ``haproxy -sf`` alone, no socket handover: connections arriving
   while the old process closes its listeners are reset. Shows the cost.
 """
@@ -34,7 +41,6 @@ Methods:
 import argparse
 import contextlib
 import fcntl
-import json
 import os
 import re
 import shlex
@@ -42,20 +48,50 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
-try:
-    # Under Salt, failures are CommandExecutionErrors the execution module can
-    # let through unchanged; the stand-alone script needs no Salt.
-    from salt.exceptions import CommandExecutionError as _ErrorBase
-except ImportError:
+# Under Salt (which has imported salt.exceptions before loading this file),
+# failures are CommandExecutionErrors the execution module lets through
+# unchanged. The stand-alone script never imports Salt: on a minion host that
+# import alone costs more CPU than the whole reload.
+if "salt.exceptions" in sys.modules:
+    _ErrorBase = sys.modules["salt.exceptions"].CommandExecutionError
+else:
     _ErrorBase = RuntimeError
 
 METHODS = ("seamless", "syn_drop", "plain")
+# The formula's lock too (mesos:haproxy:lock_file), so runs from a shell and
+# consul-template's wait for each other.
+DEFAULT_LOCK_FILE = "/run/haproxy/reload.lock"
 RULE_COMMENT = "mesos-haproxy-reload"
+# Markers of syn_drop runs in progress: a marker whose run died tells the next
+# run of any method to look for that run's rules.
+MARKER_DIR = "/run/mesos-haproxy-reload"
 BACKUP_SUFFIX = ".previous"
+STAGED_PREFIX = ".haproxy-reload."
+# haproxy -c messages shown at most; the rest are counted.
+MAX_REPORTED_LINES = 40
+# A file whose first directive opens none of these is not an HAProxy config:
+# its content is never quoted back.
+SECTION_KEYWORDS = frozenset(
+    [
+        "global",
+        "defaults",
+        "frontend",
+        "backend",
+        "listen",
+        "resolvers",
+        "peers",
+        "userlist",
+        "mailers",
+        "program",
+        "http-errors",
+        "ring",
+        "cache",
+        "log-forward",
+        "fcgi-app",
+    ]
+)
 POLL_INTERVAL = 0.02
 SOCKET_TIMEOUT = 5.0
 # Binds that are not TCP ports (unix sockets, inherited fds, QUIC over UDP).
@@ -117,30 +153,71 @@ def run_command(argv, timeout):
 
 
 def check_config(path, haproxy="haproxy", timeout=30):
-    """Return ``haproxy -c``'s output for a valid config; raise InvalidConfigError."""
+    """Return HAProxy's verdict on a valid config; raise InvalidConfigError.
+
+    ``path`` may be any file, e.g. a candidate that is a symlink to a secret:
+    its bytes are read once into a private copy, HAProxy checks that copy,
+    and the verdict quotes nothing that is not HAProxy configuration (see
+    ``reported_verdict``).
+    """
     if not os.path.isfile(path):
         raise InvalidConfigError(f"{path}: no such file")
-    code, output = run_command([haproxy, "-c", "-f", path], timeout)
-    if code != 0:
-        raise InvalidConfigError(f"haproxy -c refused {path}:\n{output}")
-    return output
-
-
-def write_atomically(path, data, mode):
-    """Replace ``path`` with ``data`` so readers see the old or the new file, never half."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".haproxy-reload.")
+    with open(path, "rb") as stream:
+        content = stream.read()
+    private = write_staged(os.environ.get("TMPDIR") or "/tmp", content, 0o600)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+        return check_staged(private, content, haproxy, timeout, shown_as=path)
+    finally:
+        discard(private)
+
+
+def check_staged(staged, content, haproxy, timeout, shown_as):
+    """``haproxy -c`` on ``staged`` (whose bytes are ``content``), named ``shown_as``."""
+    code, output = run_command([haproxy, "-c", "-f", staged], timeout)
+    verdict = reported_verdict(output, content).replace(staged, shown_as)
+    if code != 0:
+        raise InvalidConfigError(f"haproxy -c refused {shown_as}:\n{verdict}")
+    return verdict
+
+
+def looks_like_haproxy_config(text):
+    """True when the first directive opens an HAProxy section (or there is none)."""
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            return line.split()[0] in SECTION_KEYWORDS
+    return True
+
+
+def reported_verdict(output, content):
+    """HAProxy's ALERT/WARNING lines, quoting only words of an HAProxy config.
+
+    HAProxy quotes the offending text in its messages: a line of the file it
+    was given, or of a file the config loads (ACL and map files). A quoted
+    fragment is kept when every word of it is a word of the checked file and
+    that file is an HAProxy config; anything else shows as ``'<not shown>'``.
+    """
+    text = content.decode("utf-8", errors="replace")
+    words = set(text.split()) if looks_like_haproxy_config(text) else set()
+
+    def shown(match):
+        fragment = match.group(1)
+        if fragment and all(word in words for word in fragment.split()):
+            return match.group(0)
+        return "'<not shown>'"
+
+    lines = [
+        re.sub(r"'([^']*)'", shown, line)
+        for line in output.splitlines()
+        if line.strip() and not line.lstrip().startswith("[NOTICE]")
+    ]
+    if len(lines) > MAX_REPORTED_LINES:
+        hidden = len(lines) - MAX_REPORTED_LINES
+        lines = [*lines[:MAX_REPORTED_LINES], f"... and {hidden} more lines"]
+    return "\n".join(lines)
+
+
+def fsync_directory(directory):
     directory_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(directory_fd)
@@ -148,47 +225,133 @@ def write_atomically(path, data, mode):
         os.close(directory_fd)
 
 
-def install_config(candidate, config):
-    """Install ``candidate`` as ``config``; return the backup path (None if none)."""
+def create_hidden_file(directory):
+    """A new file ``directory/.haproxy-reload.<random>``, opened for writing: (fd, path).
+
+    Like tempfile.mkstemp, without importing tempfile (and random): the
+    script starts once per reload, and imports are most of its start-up.
+    """
+    for _attempt in range(100):
+        path = os.path.join(directory, STAGED_PREFIX + os.urandom(6).hex())
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), path
+        except FileExistsError:
+            continue
+    raise ReloadError(f"could not create a staging file in {directory}")
+
+
+def write_staged(directory, data, mode):
+    """Write ``data`` to a new hidden file in ``directory``; return its path."""
+    handle, staged = create_hidden_file(directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(staged, mode)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staged)
+        raise
+    return staged
+
+
+def write_atomically(path, data, mode):
+    """Replace ``path`` with ``data`` so readers see the old or the new file, never half."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.replace(write_staged(directory, data, mode), path)
+    fsync_directory(directory)
+
+
+def stage_candidate(candidate, config):
+    """Copy the candidate's bytes, read once, next to ``config``; return the staged path.
+
+    The staged file is what ``haproxy -c`` checks and what is renamed over
+    the live config, so a candidate rewritten in between changes neither.
+    It gets the live config's mode.
+    """
     with open(candidate, "rb") as stream:
-        new_data = stream.read()
-    backup = None
-    mode = 0o644
-    if os.path.exists(config):
-        mode = os.stat(config).st_mode & 0o7777
-        backup = config + BACKUP_SUFFIX
-        with open(config, "rb") as stream:
-            write_atomically(backup, stream.read(), mode)
-    write_atomically(config, new_data, mode)
-    return backup
+        data = stream.read()
+    mode = os.stat(config).st_mode & 0o7777 if os.path.exists(config) else 0o644
+    return write_staged(os.path.dirname(os.path.abspath(config)), data, mode)
 
 
-def restore_config(backup, config):
-    """Put the previous config back after a reload that did not take it."""
-    with open(backup, "rb") as stream:
-        write_atomically(config, stream.read(), os.stat(backup).st_mode & 0o7777)
+def discard(path):
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+class Installation:
+    """The staged candidate renamed over the live config, undone unless committed.
+
+    The live config's inode is kept under a hidden name (a hard link), so a
+    rollback renames it back: the exact old bytes and mode. Only a committed
+    installation becomes ``<config>.previous``; a rolled back one leaves
+    ``.previous`` as it was.
+    """
+
+    def __init__(self, staged, config):
+        self.config = config
+        self.kept = None
+        directory = os.path.dirname(os.path.abspath(config))
+        if os.path.exists(config):
+            self.kept = os.path.join(directory, f"{STAGED_PREFIX}kept.{os.getpid()}")
+            discard(self.kept)
+            os.link(config, self.kept)
+        os.replace(staged, config)
+        fsync_directory(directory)
+
+    def commit(self):
+        """Return the backup path (None for a first install)."""
+        if self.kept is None:
+            return None
+        backup = self.config + BACKUP_SUFFIX
+        os.replace(self.kept, backup)
+        return backup
+
+    def roll_back(self):
+        if self.kept is None:
+            return  # a first install has nothing to go back to
+        os.replace(self.kept, self.config)
+        fsync_directory(os.path.dirname(os.path.abspath(self.config)))
 
 
 # --- reading the config -----------------------------------------------------
 
 
+def config_words(line):
+    """The words of one config line, quotes and backslashes resolved as HAProxy does.
+
+    HAProxy takes ``'...'`` literally and ``"..."`` with backslash escapes,
+    and ``#`` outside quotes starts a comment. A line whose quotes do not
+    close gives its plain whitespace-separated words.
+    """
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    try:
+        return list(lexer)
+    except ValueError:
+        return line.split("#", 1)[0].split()
+
+
 def config_lines(path):
-    """(section keyword, stripped line) for each meaningful line of ``path``."""
+    """(section keyword, words) for each meaningful line of ``path``."""
     section = None
     with open(path, encoding="utf-8", errors="replace") as stream:
         for raw in stream:
-            line = raw.split("#", 1)[0].strip()
-            if not line:
+            words = config_words(raw)
+            if not words:
                 continue
             if not raw[0].isspace():
-                section = line.split()[0]
-            yield section, line
+                section = words[0]
+            yield section, words
 
 
 def global_setting(path, keyword):
     """Words after ``keyword`` in the global section (first match), or None."""
-    for section, line in config_lines(path):
-        words = line.split()
+    for section, words in config_lines(path):
         if section == "global" and words[0] == keyword:
             return words[1:]
     return None
@@ -196,8 +359,7 @@ def global_setting(path, keyword):
 
 def stats_socket_path(path):
     """The first unix stats socket the config declares, or None."""
-    for section, line in config_lines(path):
-        words = line.split()
+    for section, words in config_lines(path):
         if section == "global" and words[:2] == ["stats", "socket"] and len(words) > 2:
             address = words[2].removeprefix("unix@")
             if address.startswith("/"):
@@ -234,8 +396,7 @@ def ports_of_address(address):
 def bound_ports(path):
     """Sorted TCP ports every ``bind`` line of the config listens on."""
     ports = set()
-    for _section, line in config_lines(path):
-        words = line.split()
+    for _section, words in config_lines(path):
         if words[0] == "bind" and len(words) > 1:
             for address in words[1].split(","):
                 ports.update(ports_of_address(address))
@@ -329,14 +490,27 @@ def read_pid_file(pid_file):
 # --- reload methods ---------------------------------------------------------
 
 
-def reload_master_worker(master_socket, deadline):
+def running_haproxy(method, master_socket, pid_file):
+    """What runs now: the master's ``show proc`` (seamless) or the pid file's live pids.
+
+    Asked before anything is installed, so a run against an HAProxy that
+    does not answer changes nothing.
+    """
+    if method == "seamless":
+        try:
+            return show_proc(master_socket)
+        except ReloadError as error:
+            raise ReloadError(
+                f"{error} (is HAProxy running master-worker with -S {master_socket}?)"
+            ) from error
+    old = read_pid_file(pid_file)
+    if not old:
+        raise ReloadError(f"no running HAProxy in pid file {pid_file}")
+    return old
+
+
+def reload_master_worker(master_socket, before, deadline):
     """Reload through the master CLI and wait for the new worker to answer."""
-    try:
-        before = show_proc(master_socket)
-    except ReloadError as error:
-        raise ReloadError(
-            f"{error} (is HAProxy running master-worker with -S {master_socket}?)"
-        ) from error
     with contextlib.suppress(ReloadError):
         # The master re-executes itself and drops this connection; 2.6 prints nothing.
         runtime_command(master_socket, "reload")
@@ -370,11 +544,8 @@ def confirm_worker_answers(master_socket, pid, deadline):
     raise ReloadError(f"new HAProxy worker {pid} did not answer within the timeout")
 
 
-def reload_daemon(haproxy, config, pid_file, deadline):
+def reload_daemon(haproxy, config, pid_file, old, deadline):
     """``haproxy -D -sf <old pids>``: a new process binds, then the old ones finish."""
-    old = read_pid_file(pid_file)
-    if not old:
-        raise ReloadError(f"no running HAProxy in pid file {pid_file}")
     argv = [haproxy, "-D", "-p", pid_file, "-f", config, "-sf", *map(str, old)]
     code, output = run_command(argv, deadline.remaining())
     if code != 0:
@@ -388,50 +559,130 @@ def reload_daemon(haproxy, config, pid_file, deadline):
 # --- iptables SYN drop ------------------------------------------------------
 
 
+def process_start_time(pid):
+    """Start time of ``pid`` in clock ticks since boot (None when it is gone).
+
+    With the pid it names one process for good: a pid reused later has
+    another start time.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stream:
+            stat = stream.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # Field 22; the command name (field 2) may contain spaces and parentheses.
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def run_identity(pid=None):
+    """``pid=<pid> start=<start time>`` of this (or another) process."""
+    pid = pid or os.getpid()
+    return f"pid={pid} start={process_start_time(pid)}"
+
+
+def rule_comment():
+    """The comment on this run's rules: the marker word plus who inserted them."""
+    return f"{RULE_COMMENT} {run_identity()}"
+
+
+def owner_is_running(comment):
+    """True when the run named in a rule's comment is still going.
+
+    A rule without an owner (an older version's) counts as left behind.
+    """
+    match = re.fullmatch(rf"{RULE_COMMENT} pid=(\d+) start=(\d+)", comment)
+    if not match:
+        return False
+    return process_start_time(int(match.group(1))) == int(match.group(2))
+
+
 def marked_rules(iptables, timeout):
-    """``iptables -S INPUT`` lines carrying our comment, as argument lists."""
+    """(argument list, comment) of each ``iptables -S INPUT`` rule carrying our mark."""
     code, output = run_command([iptables, "-w", "5", "-S", "INPUT"], timeout)
     if code != 0:
         raise ReloadError(f"{iptables} -S INPUT failed: {output}")
-    return [
-        shlex.split(line)
-        for line in output.splitlines()
-        if line.startswith("-A INPUT") and RULE_COMMENT in shlex.split(line)
-    ]
+    rules = []
+    for line in output.splitlines():
+        if not line.startswith("-A INPUT"):
+            continue
+        words = shlex.split(line)
+        comment = words[words.index("--comment") + 1] if "--comment" in words[:-1] else ""
+        if comment.split(" ", 1)[0] == RULE_COMMENT:
+            rules.append((words, comment))
+    return rules
 
 
-def remove_marked_rules(iptables, timeout=10):
-    """Delete every DROP rule a reload inserted; return how many were removed."""
-    rules = marked_rules(iptables, timeout)
-    for rule in rules:
-        argv = [iptables, "-w", "5", "-D", *rule[1:]]
-        code, output = run_command(argv, timeout)
+def delete_rules(iptables, rules, timeout):
+    for words, _comment in rules:
+        code, output = run_command([iptables, "-w", "5", "-D", *words[1:]], timeout)
         if code != 0:
-            raise ReloadError(f"could not remove {shlex.join(rule)}: {output}")
+            raise ReloadError(f"could not remove {shlex.join(words)}: {output}")
     return len(rules)
 
 
+def remove_own_rules(iptables, timeout=10):
+    """Delete the DROP rules this run inserted; return how many."""
+    own = rule_comment()
+    rules = [rule for rule in marked_rules(iptables, timeout) if rule[1] == own]
+    return delete_rules(iptables, rules, timeout)
+
+
+def remove_orphaned_rules(iptables, timeout=10):
+    """Delete DROP rules whose run is gone, whatever lock it held; return how many."""
+    rules = [rule for rule in marked_rules(iptables, timeout) if not owner_is_running(rule[1])]
+    return delete_rules(iptables, rules, timeout)
+
+
 def insert_drop_rules(iptables, ports, timeout=10):
+    comment = rule_comment()
     for port in ports:
         argv = [iptables, "-w", "5", "-I", "INPUT", "-p", "tcp", "--dport", str(port)]
-        argv += ["--syn", "-m", "comment", "--comment", RULE_COMMENT, "-j", "DROP"]
+        argv += ["--syn", "-m", "comment", "--comment", comment, "-j", "DROP"]
         code, output = run_command(argv, timeout)
         if code != 0:
             raise ReloadError(f"could not insert the SYN-drop rule for port {port}: {output}")
 
 
-def rules_marker(lock_file):
-    """Exists while DROP rules may be in place; left behind only by a killed run."""
-    return lock_file + ".syn-drop"
+def network_namespace_id():
+    """Inode of this process's network namespace: iptables rules belong to it."""
+    try:
+        return os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return 0
+
+
+def run_marker(marker_dir, pid=None):
+    """The marker path of a syn_drop run (this one by default)."""
+    identity = run_identity(pid).replace("pid=", "").replace(" start=", ".")
+    return os.path.join(marker_dir, f"syn-drop.{network_namespace_id()}.{identity}")
+
+
+def orphaned_markers(marker_dir):
+    """Markers, in this network namespace, of syn_drop runs that are gone."""
+    prefix = f"syn-drop.{network_namespace_id()}."
+    try:
+        names = os.listdir(marker_dir)
+    except FileNotFoundError:
+        return []
+    orphaned = []
+    for name in names:
+        match = re.fullmatch(r"(\d+)\.(\d+)", name.removeprefix(prefix))
+        if not name.startswith(prefix) or not match:
+            continue
+        if process_start_time(int(match.group(1))) != int(match.group(2)):
+            orphaned.append(os.path.join(marker_dir, name))
+    return orphaned
 
 
 @contextlib.contextmanager
-def syn_dropped(iptables, ports, settle_delay, deadline, marker):
+def syn_dropped(iptables, ports, settle_delay, deadline, marker_dir):
     """Drop new SYNs to ``ports`` for the duration of the block, whatever happens."""
+    marker = run_marker(marker_dir)
     try:
         # Written first, so a run killed at any point tells the next one to clean up.
-        with open(marker, "w", encoding="ascii") as stream:
-            stream.write(f"{os.getpid()}\n")
+        os.makedirs(marker_dir, mode=0o700, exist_ok=True)
+        with open(marker, "w", encoding="ascii"):
+            pass
         insert_drop_rules(iptables, ports)
         # Let connections the old process already accepted settle before it stops.
         time.sleep(min(settle_delay, deadline.remaining()))
@@ -440,9 +691,8 @@ def syn_dropped(iptables, ports, settle_delay, deadline, marker):
         yield
     finally:
         with signals_blocked():
-            remove_marked_rules(iptables)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(marker)
+            remove_own_rules(iptables)
+            discard(marker)
 
 
 # --- signals and the lock ---------------------------------------------------
@@ -466,12 +716,13 @@ def raise_interrupted(signum, _frame):
 @contextlib.contextmanager
 def signals_raise_interrupted():
     """Turn SIGTERM/SIGINT into an exception so ``finally`` blocks run."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may install handlers; its owner handles signals
-        return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig in previous:
-        signal.signal(sig, raise_interrupted)
+    try:
+        for sig in previous:
+            signal.signal(sig, raise_interrupted)
+    except ValueError:
+        # Only the main thread may install handlers; its owner handles signals.
+        previous = {}
     try:
         yield
     finally:
@@ -519,25 +770,27 @@ def check_arguments(method, master_socket, pid_file, timeout, settle_delay):
         raise ReloadError(f"settle delay must not be negative, not {settle_delay!r}")
 
 
-def check_process_model(method, path):
+def check_process_model(method, path, shown_as=None):
     """Refuse a daemon-style reload of a master-worker config: -sf would replace the master."""
     if method != "seamless" and global_setting(path, "master-worker") is not None:
         raise ReloadError(
-            f"{path} runs HAProxy master-worker: reload it with the seamless method, not {method}"
+            f"{shown_as or path} runs HAProxy master-worker: "
+            f"reload it with the seamless method, not {method}"
         )
 
 
-def remove_stale_rules(method, iptables, marker):
+def remove_stale_rules(method, iptables, marker_dir=MARKER_DIR):
     """Remove DROP rules a killed syn_drop run left behind; return how many.
 
-    syn_drop always looks; other methods only when the marker says a run was
-    killed, so a seamless reload never needs iptables.
+    syn_drop always looks; other methods only when a killed run's marker is
+    there, so a seamless reload never needs iptables otherwise.
     """
-    if method != "syn_drop" and not os.path.exists(marker):
+    markers = orphaned_markers(marker_dir)
+    if method != "syn_drop" and not markers:
         return 0
-    removed = remove_marked_rules(iptables)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(marker)
+    removed = remove_orphaned_rules(iptables)
+    for marker in markers:
+        discard(marker)
     return removed
 
 
@@ -569,19 +822,65 @@ def save_server_state(running_config, new_config, warnings):
     return state_file
 
 
-def reload_by_method(method, *, haproxy, config, master_socket, pid_file, deadline, syn_drop):
+def reload_by_method(method, running, *, haproxy, config, master_socket, pid_file, **options):
+    """Reload by ``method``; ``running`` is what ``running_haproxy`` found."""
+    deadline = options["deadline"]
     if method == "seamless":
-        return reload_master_worker(master_socket, deadline)
+        return reload_master_worker(master_socket, running, deadline)
     if method == "plain":
-        return reload_daemon(haproxy, config, pid_file, deadline)
+        return reload_daemon(haproxy, config, pid_file, running, deadline)
+    syn_drop = options["syn_drop"]
     with syn_dropped(
         syn_drop["iptables"],
         syn_drop["ports"],
         syn_drop["settle_delay"],
         deadline,
-        syn_drop["marker"],
+        syn_drop["marker_dir"],
     ):
-        return reload_daemon(haproxy, config, pid_file, deadline)
+        return reload_daemon(haproxy, config, pid_file, running, deadline)
+
+
+def same_content(first, second):
+    if not os.path.exists(second):
+        return False
+    with open(first, "rb") as one, open(second, "rb") as other:
+        return one.read() == other.read()
+
+
+def prepare(method, config, candidate, options):
+    """Stage, check and look at the running HAProxy: everything before the install.
+
+    Returns (staged path or None, haproxy -c verdict, running HAProxy, syn_drop
+    settings). A staged file identical to the live config is dropped: the run
+    reloads, but installs nothing and keeps ``.previous`` as it is.
+    """
+    staged = stage_candidate(candidate, config) if candidate else None
+    try:
+        checked = staged or config
+        timeout = options["deadline"].remaining()
+        if staged:
+            with open(staged, "rb") as stream:
+                content = stream.read()
+            verdict = check_staged(staged, content, options["haproxy"], timeout, candidate)
+        else:
+            verdict = check_config(config, options["haproxy"], timeout)
+        check_process_model(method, checked, shown_as=candidate)
+        syn_drop = None
+        if method == "syn_drop":
+            syn_drop = {
+                "iptables": options["iptables"],
+                "ports": guarded_ports(options["ports"], config, checked),
+                "settle_delay": float(options["settle_delay"]),
+                "marker_dir": options["marker_dir"],
+            }
+        running = running_haproxy(method, options["master_socket"], options["pid_file"])
+        if staged and same_content(staged, config):
+            discard(staged)
+            staged = None
+    except BaseException:
+        discard(staged)
+        raise
+    return staged, verdict, running, syn_drop
 
 
 def safe_reload(
@@ -591,54 +890,55 @@ def safe_reload(
     haproxy="haproxy",
     master_socket=None,
     pid_file=None,
-    lock_file=None,
+    lock_file=DEFAULT_LOCK_FILE,
     timeout=30,
     settle_delay=0.2,
     ports=None,
     iptables="iptables",
+    marker_dir=MARKER_DIR,
 ):
     """Validate, install and reload; return what happened. See the module docstring."""
     check_arguments(method, master_socket, pid_file, timeout, settle_delay)
     deadline = Deadline(timeout)
-    lock_file = lock_file or config + ".reload.lock"
+    lock_file = lock_file or DEFAULT_LOCK_FILE
+    options = {
+        "haproxy": haproxy,
+        "master_socket": master_socket,
+        "pid_file": pid_file,
+        "deadline": deadline,
+        "iptables": iptables,
+        "ports": ports,
+        "settle_delay": settle_delay,
+        "marker_dir": marker_dir,
+    }
     warnings = []
     with signals_raise_interrupted(), reload_lock(lock_file, deadline) as lock_wait:
         locked_at = time.time()
-        stale_rules = remove_stale_rules(method, iptables, rules_marker(lock_file))
-        check_output = check_config(candidate or config, haproxy, deadline.remaining())
-        check_process_model(method, candidate or config)
-        syn_drop = None
-        if method == "syn_drop":
-            syn_drop = {
-                "iptables": iptables,
-                "ports": guarded_ports(ports, config, candidate),
-                "settle_delay": float(settle_delay),
-                "marker": rules_marker(lock_file),
-            }
-        backup = install_config(candidate, config) if candidate else None
+        stale_rules = remove_stale_rules(method, iptables, marker_dir)
+        staged, check_output, running, syn_drop = prepare(method, config, candidate, options)
+        installation = None
         try:
-            save_server_state(backup or config, config, warnings)
+            if staged:
+                installation = Installation(staged, config)
+            running_config = installation.kept if installation and installation.kept else config
+            save_server_state(running_config, config, warnings)
             reload_started = time.monotonic()
-            workers = reload_by_method(
-                method,
-                haproxy=haproxy,
-                config=config,
-                master_socket=master_socket,
-                pid_file=pid_file,
-                deadline=deadline,
-                syn_drop=syn_drop,
-            )
+            workers = reload_by_method(method, running, config=config, syn_drop=syn_drop, **options)
             duration = time.monotonic() - reload_started
         except BaseException:
-            if backup:
+            if installation:
                 with signals_blocked():
-                    restore_config(backup, config)
+                    installation.roll_back()
+            if not installation:
+                discard(staged)
             raise
+        with signals_blocked():
+            backup = installation.commit() if installation else None
         return {
             "method": method,
             "config": config,
             "candidate": candidate,
-            "installed": candidate is not None,
+            "installed": installation is not None,
             "backup": backup,
             "check": check_output,
             "workers": workers,
@@ -677,7 +977,11 @@ def argument_parser():
     parser.add_argument("--haproxy", default="haproxy", help="HAProxy binary")
     parser.add_argument("--master-socket", help="master CLI socket (seamless)")
     parser.add_argument("--pid-file", help="pid file (syn_drop, plain)")
-    parser.add_argument("--lock-file", help="default: <config>.reload.lock")
+    parser.add_argument(
+        "--lock-file",
+        default=DEFAULT_LOCK_FILE,
+        help=f"serialises reloads (default: {DEFAULT_LOCK_FILE}, the formula's)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for lock + reload")
     parser.add_argument("--settle-delay", type=float, default=0.2, help="syn_drop: seconds")
     parser.add_argument("--ports", type=port_list, help="syn_drop: e.g. 80,443 (default: binds)")
@@ -714,6 +1018,9 @@ def main(argv=None):
     for warning in result["warnings"]:
         print(f"mesos-haproxy-reload: warning: {warning}", file=sys.stderr)
     if arguments.json:
+        # Imported here, only for --json: imports are most of the start-up.
+        import json
+
         print(json.dumps(result, sort_keys=True))
     else:
         print(

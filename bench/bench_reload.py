@@ -8,7 +8,9 @@ method the same load while the reload code (``_utils/haproxy_reload.py``,
 the one the script and the execution module run) reloads HAProxy every
 ``--interval`` seconds, ``--reloads`` times. Prints a Markdown table: reloads,
 requests, failed requests, p50/p99/max latency and throughput relative to
-the baseline.
+the baseline, and how it compares with HAProxy's own reload (``reload`` on
+the master CLI, measured in the same run). Then a CPU profile of one reload
+(``reload_profile.py``): HAProxy's own, and the script's by part.
 
     make bench-reload                     # as root
     .venv/bin/python bench/bench_reload.py --reloads 50 --clients 2   # quicker
@@ -17,6 +19,7 @@ the baseline.
 import argparse
 import array
 import collections
+import contextlib
 import importlib.util
 import multiprocessing
 import os
@@ -30,10 +33,14 @@ import time
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.reload_profile import profile, profile_table  # noqa: E402
 from sandbox.haproxy_process import HAProxyInstance  # noqa: E402
 from sandbox.netns import NetworkNamespace  # noqa: E402
 
 PORT = 8080
+# HAProxy's own master-worker reload, the floor the wrapper's cost is measured against.
+NATIVE = "haproxy"
+LABELS = {NATIVE: "HAProxy's own reload (master CLI `reload`)"}
 REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
 # Long enough that dropped SYNs (retransmitted after 1, 3, 7, 15 s) show as
 # latency rather than as failures; Linux itself gives a connect ~2 minutes.
@@ -88,7 +95,40 @@ def client(namespace_name, stop, hard_stop_at, rate, results):
     results.put((latencies.tobytes(), sum(errors.values()), dict(errors)))
 
 
-def reloader(namespace, reload_code, proxy, method, options, report):
+def reload_function(reload_code, proxy, method, settle_delay):
+    """One reload by ``method``; returns its duration in seconds.
+
+    ``haproxy`` is HAProxy's own master-worker reload: ``reload`` on the
+    master CLI, nothing validated, nothing waited for. The others go through
+    the reload code (``safe_reload``) as the script and the module do.
+    """
+    if method == NATIVE:
+
+        def native_reload():
+            started = time.monotonic()
+            with contextlib.suppress(reload_code.ReloadError):
+                # The master re-executes itself and drops the connection.
+                reload_code.runtime_command(str(proxy.master_socket), "reload")
+            return time.monotonic() - started
+
+        return native_reload
+
+    def wrapped_reload():
+        return reload_code.safe_reload(
+            str(proxy.config),
+            method=method,
+            haproxy="haproxy",
+            master_socket=str(proxy.master_socket),
+            pid_file=str(proxy.pid_file),
+            lock_file=str(proxy.lock_file),
+            timeout=15,
+            settle_delay=settle_delay,
+        )["duration"]
+
+    return wrapped_reload
+
+
+def reloader(namespace, reload_once, options, report):
     """Reload every ``interval`` seconds (or back to back when a reload takes longer)."""
     namespace.enter_current_thread()
     deadline = time.monotonic() + options["max_seconds"]
@@ -96,17 +136,7 @@ def reloader(namespace, reload_code, proxy, method, options, report):
     durations = []
     try:
         while len(durations) < options["reloads"] and time.monotonic() < deadline:
-            result = reload_code.safe_reload(
-                str(proxy.config),
-                method=method,
-                haproxy="haproxy",
-                master_socket=str(proxy.master_socket),
-                pid_file=str(proxy.pid_file),
-                lock_file=str(proxy.lock_file),
-                timeout=15,
-                settle_delay=options["settle_delay"],
-            )
-            durations.append(result["duration"])
+            durations.append(reload_once())
             next_at += options["interval"]
             time.sleep(max(0.0, next_at - time.monotonic()))
     except Exception as error:  # reported in the table's notes, never hidden
@@ -195,9 +225,12 @@ def measure_method(namespace, reload_code, method, settle_delay, arguments, rate
     The baseline runs just before the reloads on the same HAProxy, so other
     work on the machine affects both alike.
     """
-    label = method if method != "syn_drop" else f"syn_drop (settle {settle_delay:g} s)"
+    label = LABELS.get(method, method)
+    if method == "syn_drop":
+        label = f"syn_drop (settle {settle_delay:g} s)"
+    process_model = "seamless" if method == NATIVE else method
     with tempfile.TemporaryDirectory(prefix="hapbench-", dir="/tmp") as directory:
-        proxy = HAProxyInstance(namespace, directory, method=method, port=PORT).start()
+        proxy = HAProxyInstance(namespace, directory, method=process_model, port=PORT).start()
         try:
             baseline = summary(
                 f"{label}: no reloads",
@@ -210,11 +243,9 @@ def measure_method(namespace, reload_code, method, settle_delay, arguments, rate
                 "reloads": arguments.reloads,
                 "interval": arguments.interval,
                 "max_seconds": arguments.max_seconds,
-                "settle_delay": settle_delay,
             }
-            job = threading.Thread(
-                target=reloader, args=(namespace, reload_code, proxy, method, options, report)
-            )
+            reload_once = reload_function(reload_code, proxy, method, settle_delay)
+            job = threading.Thread(target=reloader, args=(namespace, reload_once, options, report))
             latencies, errors, elapsed = run_phase(
                 namespace, arguments.clients, rate, reload_job=job
             )
@@ -229,6 +260,7 @@ def measure_method(namespace, reload_code, method, settle_delay, arguments, rate
         baseline["rate"],
         reload_notes(report, errors),
     )
+    reloaded["method"] = method
     return [baseline, reloaded]
 
 
@@ -257,14 +289,18 @@ def markdown_table(rows, arguments):
         f"{arguments.load_before:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
         "",
         "| method | reloads | requests | failed | p50 ms | p99 ms | max ms "
-        "| throughput vs no reloads | notes |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| throughput vs no reloads | vs HAProxy's own reload | notes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
+    native = next((row for row in rows if row.get("method") == NATIVE and row["reloads"]), None)
     for row in rows:
+        versus = ""
+        if native and row["reloads"]:
+            versus = f"{row['throughput'] / native['throughput']:.0%}"
         lines.append(
             f"| {row['label']} | {row['reloads']} | {row['requests']} | {row['failed']} "
             f"| {row['p50']:.2f} | {row['p99']:.2f} | {row['max']:.1f} "
-            f"| {row['throughput']:.0%} ({row['rate']:.0f}/s) | {row['note']} |"
+            f"| {row['throughput']:.0%} ({row['rate']:.0f}/s) | {versus} | {row['note']} |"
         )
     return "\n".join(lines)
 
@@ -287,8 +323,14 @@ def parse_arguments(argv=None):
     )
     parser.add_argument(
         "--methods",
-        default="seamless,syn_drop,plain",
-        help="comma-separated: seamless, syn_drop, plain",
+        default=f"{NATIVE},seamless,syn_drop,plain",
+        help=f"comma-separated: {NATIVE} (HAProxy's own reload), seamless, syn_drop, plain",
+    )
+    parser.add_argument(
+        "--profile-reloads",
+        type=int,
+        default=20,
+        help="reloads for the CPU profile of one reload (0: no profile)",
     )
     parser.add_argument(
         "--settle-delays",
@@ -319,7 +361,14 @@ def main(argv=None):
             for delay in delays:
                 rows += measure_method(namespace, reload_code, method, delay, arguments, rate)
                 print(f"{rows[-1]['label']}: done", file=sys.stderr, flush=True)
+        profile_rows = (
+            profile(namespace, arguments.profile_reloads) if arguments.profile_reloads else []
+        )
     print(markdown_table(rows, arguments))
+    if profile_rows:
+        print()
+        print(profile_table(profile_rows, arguments.profile_reloads))
+        print(f"\nLoad average after the profile: {os.getloadavg()[0]:.1f}.")
     return 0
 
 

@@ -34,6 +34,7 @@ def global_section(directory, method):
         "    stats timeout 30s",
         "    hard-stop-after 5s",
         f"    server-state-file {directory}/server-state",
+        "    httpclient.ssl.verify none",
         "    maxconn 4000",
     ]
     if method == "seamless":
@@ -179,3 +180,14 @@ def unix_socket_command(path, command, timeout=5):
                 break
             chunks.append(chunk)
     return b"".join(chunks).decode(errors="replace")
+
+
+def wait_for_stats_socket(path, timeout=10):
+    """Wait until an HAProxy answers ``show info`` on its stats socket ``path``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if "Pid:" in unix_socket_command(path, "show info"):
+                return
+        time.sleep(0.02)
+    raise HAProxyError(f"HAProxy never answered on {path}")

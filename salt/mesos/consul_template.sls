@@ -69,7 +69,8 @@ mesos-consul-template-config:
         settings: {{ ct | tojson }}
         source: {{ rooted(ct.template_dir ~ "/haproxy-" ~ role ~ ".ctmpl") | tojson }}
         destination: {{ rooted(mesos.haproxy.candidate) | tojson }}
-        command: {{ reload_command(mesos.haproxy, mesos.root).split(" ") | tojson }}
+        # A list of words, one argument each: a mesos:root with a space stays whole.
+        command: {{ reload_command(mesos.haproxy, mesos.root, format="json") }}
 
 mesos-consul-template-unit:
   file.managed:

@@ -171,6 +171,78 @@ def test_sigkilled_syn_drop_reload_leaves_its_rule_to_the_next_run(netns, make_h
     assert http_get(netns, 8080) == (200, "second")
 
 
+def stop_reload(reload, sig=signal.SIGKILL):
+    try:
+        reload.send_signal(sig)
+        return reload.communicate(timeout=15)
+    finally:
+        if reload.poll() is None:
+            reload.kill()
+            reload.communicate(timeout=10)
+
+
+def test_a_killed_runs_rule_is_removed_by_a_run_with_another_lock(netns, make_haproxy, tmp_path):
+    instance = make_haproxy(netns, method="syn_drop")
+    candidate = write_candidate(tmp_path, instance, "second")
+    killed = start_reload(netns, instance, candidate, extra=("--settle-delay", "30"))
+    rules = wait_for_drop_rule(netns)
+    stop_reload(killed)
+    assert drop_rules(netns) == rules
+    assert f"pid={killed.pid} " in rules[0]
+
+    # A plain run, e.g. from a shell, with a lock of its own.
+    other_lock = str(tmp_path / "other.lock")
+    result = run_reload(
+        netns, instance, candidate, extra=("--method", "plain", "--lock-file", other_lock)
+    )
+
+    assert result.returncode == 0, result
+    assert json.loads(result.stdout)["stale_rules_removed"] == 1
+    assert drop_rules(netns) == []
+    assert http_get(netns, 8080) == (200, "second")
+
+
+def test_syn_drop_runs_with_different_locks_keep_each_others_rules(netns, make_haproxy, tmp_path):
+    instance = make_haproxy(netns, method="syn_drop", port=8080)
+    first = start_reload(netns, instance, extra=("--settle-delay", "30", "--ports", "8081"))
+    try:
+        first_rules = wait_for_drop_rule(netns)
+        other_lock = ("--lock-file", str(tmp_path / "other.lock"))
+        second = run_reload(netns, instance, extra=("--settle-delay", "0.05", *other_lock))
+
+        assert second.returncode == 0, second
+        assert json.loads(second.stdout)["stale_rules_removed"] == 0
+        # The first run is still going: its rule stays, the second's is gone.
+        assert drop_rules(netns) == first_rules
+        assert "--dport 8081" in first_rules[0]
+    finally:
+        _stdout, stderr = stop_reload(first, signal.SIGTERM)
+    assert "interrupted by signal SIGTERM" in stderr
+    assert drop_rules(netns) == []
+
+
+def test_the_bytes_checked_are_the_bytes_installed(netns, make_haproxy, tmp_path):
+    instance = make_haproxy(netns)
+    candidate = write_candidate(tmp_path, instance, "checked")
+    rewritten = write_candidate(tmp_path, instance, "rewritten")
+    # An haproxy that, once its check passed, sees the candidate rewritten (as a
+    # new render by consul-template would): what gets installed must not change.
+    haproxy = tmp_path / "haproxy-then-rewrite"
+    haproxy.write_text(
+        "#!/bin/sh\n"
+        'haproxy "$@" || exit $?\n'
+        f'if [ "$1" = -c ]; then cp {rewritten} {candidate}; fi\n'
+    )
+    haproxy.chmod(0o755)
+
+    result = run_reload(netns, instance, candidate, extra=("--haproxy", str(haproxy)))
+
+    assert result.returncode == 0, result
+    assert "rewritten" in candidate.read_text()  # the rewrite did happen
+    assert http_get(netns, 8080) == (200, "checked")
+    assert "string checked" in instance.config.read_text()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_during_syn_drop_removes_the_rule_and_keeps_the_old_config(
     sig, netns, make_haproxy, tmp_path

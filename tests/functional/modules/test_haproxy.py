@@ -7,6 +7,8 @@ requests through HAProxy.
 """
 
 import collections
+import pathlib
+import subprocess
 
 import pytest
 from salt.exceptions import CommandExecutionError
@@ -41,6 +43,32 @@ def test_check_config_returns_haproxys_verdict(netns, make_haproxy, make_loaders
     broken.write_text("frontend x\n    bind :80\n    use_backend missing\n")
     with pytest.raises(CommandExecutionError, match="unable to find required use_backend"):
         haproxy.check_config(str(broken))
+
+
+def shadow_lines():
+    with open("/etc/shadow", encoding="utf-8") as stream:
+        return [line.strip() for line in stream if line.strip()]
+
+
+@pytest.mark.parametrize("through_symlink", [False, True], ids=["path", "symlinked-candidate"])
+def test_check_config_quotes_no_line_of_a_file_that_is_no_config(
+    through_symlink, make_loaders, tmp_path
+):
+    haproxy = make_loaders().modules.haproxy
+    path = "/etc/shadow"
+    if through_symlink:
+        path = str(tmp_path / "haproxy.cfg.candidate")
+        pathlib.Path(path).symlink_to("/etc/shadow")
+
+    with pytest.raises(CommandExecutionError) as refused:
+        haproxy.check_config(path)
+
+    message = str(refused.value)
+    assert f"haproxy -c refused {path}" in message
+    assert "unknown keyword '<not shown>' out of section" in message
+    for line in shadow_lines():
+        assert line not in message
+        assert line.split(":")[0] + ":" not in message
 
 
 def test_safe_reload_installs_the_candidate_and_confirms_the_new_worker(
@@ -151,4 +179,42 @@ def test_reload_without_a_running_haproxy_fails_and_keeps_the_live_config(make_l
         haproxy.safe_reload(candidate=str(candidate))
 
     assert config.read_text() == answer_config(tmp_path, body="live")
-    assert not (tmp_path / "reload.lock.syn-drop").exists()
+    # Found out before the install: nothing was written next to the config.
+    assert sorted(path.name for path in tmp_path.iterdir() if "loader-root" not in path.name) == [
+        "candidate.cfg",
+        "haproxy.cfg",
+        "reload.lock",
+    ]
+
+
+def test_a_failed_reload_keeps_previous_as_it_was(netns, make_haproxy, make_loaders, tmp_path):
+    instance = make_haproxy(netns)
+    haproxy = make_loaders(pillar=haproxy_pillar(instance)).modules.haproxy
+    live = instance.config.read_text()
+    # Valid for haproxy -c, but the master cannot load it: the port is another's.
+    clashing = tmp_path / "clashing.cfg"
+    clashing.write_text(answer_config(instance.directory, body="clash") + BIND_TAKEN_PORT)
+    blocker = netns.popen(["python3", "-c", HOLD_PORT_9090], stdout=subprocess.PIPE, text=True)
+    try:
+        assert blocker.stdout.readline().strip() == "listening"
+        with pytest.raises(CommandExecutionError, match="could not load the new config"):
+            haproxy.safe_reload(candidate=str(clashing))
+    finally:
+        blocker.kill()
+        blocker.wait(10)
+
+    assert instance.config.read_text() == live
+    assert not (instance.directory / "haproxy.cfg.previous").exists()
+    assert not [path for path in instance.directory.iterdir() if path.name.startswith(".")]
+    assert http_get(netns, 8080) == (200, "ok")
+
+
+BIND_TAKEN_PORT = "frontend clash\n    bind 127.0.0.1:9090\n    http-request return status 200\n"
+HOLD_PORT_9090 = (
+    "import socket, time\n"
+    "listener = socket.socket()\n"
+    "listener.bind(('127.0.0.1', 9090))\n"
+    "listener.listen()\n"
+    "print('listening', flush=True)\n"
+    "time.sleep(120)\n"
+)

@@ -15,11 +15,10 @@ import shutil
 import stat
 import subprocess
 import tempfile
-import time
 
 import pytest
 
-from sandbox.haproxy_process import answer_config, unix_socket_command
+from sandbox.haproxy_process import answer_config, wait_for_stats_socket
 from tests.conftest import REPO_ROOT
 from tests.fixtures.haproxy import http_get
 
@@ -129,7 +128,7 @@ def test_the_laid_out_unit_commands_start_and_reload_haproxy(
         started = netns.run(commands["ExecStart"])
         assert started.returncode == 0, started.stderr
     try:
-        wait_for_socket(f"{scratch_root}/run/haproxy/admin.sock")
+        wait_for_stats_socket(f"{scratch_root}/run/haproxy/admin.sock")
         use_the_unit_commands(method, commands, scratch_root, netns, tmp_path)
     finally:
         netns.kill_all()
@@ -154,12 +153,16 @@ def use_the_unit_commands(method, commands, scratch_root, netns, tmp_path):
     assert "-j DROP" not in netns.run(["iptables", "-S"]).stdout
 
 
-def wait_for_socket(path, attempts=500):
-    for _ in range(attempts):
-        try:
-            if "Pid:" in unix_socket_command(path, "show info"):
-                return
-        except OSError:
-            pass
-        time.sleep(0.02)
-    raise AssertionError(f"HAProxy never answered on {path}")
+@pytest.mark.parametrize("verify", [False, True])
+def test_the_httpclient_ca_store_is_loaded_only_when_asked(verify, salt_call, scratch_root):
+    pillar = scratch_pillar(scratch_root)
+    pillar["mesos"]["haproxy"]["httpclient_verify_tls"] = verify
+    salt_call.set_pillar(pillar)
+
+    assert apply(salt_call).returncode == 0
+
+    config = f"{scratch_root}/etc/haproxy/haproxy.cfg"
+    lines = [line.strip() for line in pathlib.Path(config).read_text().splitlines()]
+    assert ("httpclient.ssl.verify none" in lines) is not verify
+    check = subprocess.run(["haproxy", "-c", "-f", config], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr

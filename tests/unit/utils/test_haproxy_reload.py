@@ -135,12 +135,12 @@ def test_install_keeps_the_previous_config_and_its_mode(tmp_path):
     config.write_text("old\n")
     config.chmod(0o640)
     candidate.write_text("new\n")
-    backup = reload_util.install_config(str(candidate), str(config))
+    staged = reload_util.stage_candidate(str(candidate), str(config))
+    installation = reload_util.Installation(staged, str(config))
     assert config.read_text() == "new\n"
-    assert pathlib.Path(backup).read_text() == "old\n"
     assert stat.S_IMODE(config.stat().st_mode) == 0o640
-    reload_util.restore_config(backup, str(config))
-    assert config.read_text() == "old\n"
+    backup = installation.commit()
+    assert pathlib.Path(backup).read_text() == "old\n"
     # No temporary files are left next to the config.
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         "candidate.cfg",
@@ -149,10 +149,39 @@ def test_install_keeps_the_previous_config_and_its_mode(tmp_path):
     ]
 
 
+def test_a_rolled_back_install_leaves_previous_as_it_was(tmp_path):
+    config, candidate = tmp_path / "haproxy.cfg", tmp_path / "candidate.cfg"
+    previous = tmp_path / "haproxy.cfg.previous"
+    config.write_text("live\n")
+    candidate.write_text("new\n")
+    for earlier in (None, "older\n"):
+        if earlier:
+            previous.write_text(earlier)
+        staged = reload_util.stage_candidate(str(candidate), str(config))
+        installation = reload_util.Installation(staged, str(config))
+        installation.roll_back()
+        assert config.read_text() == "live\n"
+        assert (previous.read_text() if previous.exists() else None) == earlier
+        assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+            ["candidate.cfg", "haproxy.cfg"] + (["haproxy.cfg.previous"] if earlier else [])
+        )
+
+
+def test_the_staged_copy_is_the_candidate_as_read_once(tmp_path):
+    config, candidate = tmp_path / "haproxy.cfg", tmp_path / "candidate.cfg"
+    candidate.write_text("checked\n")
+    staged = reload_util.stage_candidate(str(candidate), str(config))
+    candidate.write_text("rewritten after the read\n")
+    reload_util.Installation(staged, str(config)).commit()
+    assert config.read_text() == "checked\n"
+
+
 def test_first_install_has_no_backup(tmp_path):
     candidate = tmp_path / "candidate.cfg"
     candidate.write_text("new\n")
-    assert reload_util.install_config(str(candidate), str(tmp_path / "haproxy.cfg")) is None
+    config = str(tmp_path / "haproxy.cfg")
+    staged = reload_util.stage_candidate(str(candidate), config)
+    assert reload_util.Installation(staged, config).commit() is None
     assert (tmp_path / "haproxy.cfg").read_text() == "new\n"
 
 
@@ -230,12 +259,67 @@ def test_a_master_worker_config_is_not_reloaded_daemon_style(tmp_path):
 
 
 def test_only_syn_drop_or_a_killed_runs_marker_makes_a_reload_use_iptables(tmp_path):
-    marker = str(tmp_path / "reload.lock.syn-drop")
+    marker_dir = str(tmp_path / "markers")
     missing_iptables = str(tmp_path / "no-iptables")
-    assert reload_util.remove_stale_rules("seamless", missing_iptables, marker) == 0
-    assert reload_util.remove_stale_rules("plain", missing_iptables, marker) == 0
+    assert reload_util.remove_stale_rules("seamless", missing_iptables, marker_dir) == 0
+    assert reload_util.remove_stale_rules("plain", missing_iptables, marker_dir) == 0
     with pytest.raises(reload_util.ReloadError, match="not installed"):
-        reload_util.remove_stale_rules("syn_drop", missing_iptables, marker)
-    pathlib.Path(marker).write_text("4242\n")
+        reload_util.remove_stale_rules("syn_drop", missing_iptables, marker_dir)
+    # A marker of this (running) process is no sign of a killed run.
+    os.makedirs(marker_dir)
+    pathlib.Path(reload_util.run_marker(marker_dir)).touch()
+    assert reload_util.remove_stale_rules("seamless", missing_iptables, marker_dir) == 0
+    # One of a process that has ended is, whatever lock that run held.
+    ended = multiprocessing.get_context("fork").Process(target=time.sleep, args=(0,))
+    ended.start()
+    dead_marker = pathlib.Path(reload_util.run_marker(marker_dir, ended.pid))
+    ended.join()
+    dead_marker.touch()
     with pytest.raises(reload_util.ReloadError, match="not installed"):
-        reload_util.remove_stale_rules("seamless", missing_iptables, marker)
+        reload_util.remove_stale_rules("seamless", missing_iptables, marker_dir)
+
+
+def test_a_rule_belongs_to_a_running_run_only_while_that_process_lives():
+    own = reload_util.rule_comment()
+    assert reload_util.owner_is_running(own)
+    pid, start = reload_util.os.getpid(), reload_util.process_start_time(os.getpid())
+    # Same pid, another start time: a reused pid, not the run that inserted the rule.
+    assert not reload_util.owner_is_running(f"mesos-haproxy-reload pid={pid} start={start + 1}")
+    assert not reload_util.owner_is_running("mesos-haproxy-reload")  # an older version's
+    assert not reload_util.owner_is_running(f"{own}\n")
+
+
+def test_stand_alone_runs_and_the_formula_share_one_lock():
+    formula = (REPO_ROOT / "salt" / "mesos" / "defaults.yaml").read_text()
+    assert f"lock_file: {reload_util.DEFAULT_LOCK_FILE}\n" in formula
+    assert reload_util.argument_parser().parse_args([]).lock_file == reload_util.DEFAULT_LOCK_FILE
+    assert reload_util.DEFAULT_LOCK_FILE == "/run/haproxy/reload.lock"
+
+
+SHADOW_LIKE = b"root:$6$salt$secrethash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"
+
+
+def test_haproxys_verdict_quotes_no_line_of_a_file_that_is_no_haproxy_config():
+    output = (
+        "[NOTICE]   (1) : haproxy version is 2.6.12\n"
+        "[ALERT]    (1) : config : parsing [/etc/shadow:1]: unknown keyword "
+        "'root:$6$salt$secrethash:19000:0:99999:7:::' out of section.\n"
+    )
+    verdict = reload_util.reported_verdict(output, SHADOW_LIKE)
+    assert "secrethash" not in verdict
+    assert "parsing [/etc/shadow:1]: unknown keyword '<not shown>' out of section." in verdict
+    assert "NOTICE" not in verdict
+
+
+def test_haproxys_verdict_on_a_config_keeps_its_words_but_not_other_files():
+    config = b"frontend broken\n    bind :80\n    acl a src -f /etc/shadow\n    use_backend gone\n"
+    output = (
+        "[ALERT] (1) : config : Proxy 'broken': unable to find required use_backend: 'gone'.\n"
+        "[ALERT] (1) : config : parsing [c:3] : error detected while parsing ACL 'a' : "
+        "'root:$6$salt$secrethash:19000:0:99999:7:::' is not a valid IPv4 or IPv6 address "
+        "at line 1 of file '/etc/shadow'.\n"
+    )
+    verdict = reload_util.reported_verdict(output, config)
+    assert "Proxy 'broken': unable to find required use_backend: 'gone'." in verdict
+    assert "secrethash" not in verdict
+    assert "at line 1 of file '/etc/shadow'" in verdict
