@@ -23,6 +23,8 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 log = logging.getLogger(__name__)
 
 __virtualname__ = "consul"
+# How output shows a value it must not show (the consul_kv states use the same).
+HIDDEN = "<hidden>"
 
 
 def __virtual__():  # noqa: N807 - the name Salt's loader calls
@@ -71,10 +73,14 @@ def _errors():
 # KV -------------------------------------------------------------------------
 
 
-def kv_get(key, default=None, json=False, url=None, token=None):
+def kv_get(key, default=None, json=False, errors="strict", url=None, token=None):
     """
     Return the value of ``key`` as text, or ``default`` when the key does not
     exist. ``json=True`` parses the stored value as JSON.
+
+    A value that is not UTF-8 is an error; ``errors=backslashreplace`` shows
+    it instead (``\\xff`` for each byte that is not text), as the
+    ``consul_kv`` states do when they repair or delete such a key.
 
     CLI Example:
 
@@ -82,11 +88,16 @@ def kv_get(key, default=None, json=False, url=None, token=None):
 
         salt-call consul.kv_get app/staging/test-server/GREETING
         salt-call consul.kv_get app/staging/flags json=True default='{}'
+        salt-call consul.kv_get app/staging/test-server/BLOB errors=backslashreplace
     """
     _rules("validate_key")(key)
+    if errors not in ("strict", "backslashreplace"):
+        raise SaltInvocationError(f"errors must be strict or backslashreplace, not {errors!r}")
     entry = _connection(url, token).kv_entry(key)
     if entry is None:
         return default
+    if errors != "strict":
+        return _rules("display")(entry["Value"])
     text = _decode(key, entry["Value"])
     if not json:
         return text
@@ -100,7 +111,10 @@ def _decode(key, data):
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise CommandExecutionError(f"Value of Consul key {key!r} is not UTF-8 text") from None
+        raise CommandExecutionError(
+            f"Value of Consul key {key!r} is not UTF-8 text "
+            "(errors=backslashreplace shows it; consul_kv.present can replace it)"
+        ) from None
 
 
 def kv_set(key, value, cas=None, flags=None, json=False, test=False, url=None, token=None):
@@ -273,19 +287,21 @@ def _run_transaction(connection, operations, action):
 # Pillar -> KV ----------------------------------------------------------------
 
 
-def app_config_trees(apps=None, environments=None):
+def app_config_trees(apps=None, environments=None, show_secrets=False):
     """
     Check the ``mesos:apps`` pillar and return, for every app and each of its
     environments, the KV prefix ``app/<environment>/<app>/`` and the settings
     it must hold (the app's shared ``config`` overridden key by key by the
     environment's ``config``), and the app's ``secret_keys`` (KEYs whose
-    values state output hides). Every problem (an app without environments, a
-    KEY that is not an environment variable name, a value that is not a
-    string) is reported at once, before anything is written.
+    values output hides: ``<hidden>`` here unless ``show_secrets=True``).
+    Every problem (an app without environments, a KEY that is not an
+    environment variable name, a value that is not a string) is reported at
+    once, before anything is written.
 
     ``apps`` and ``environments`` default to pillar ``mesos:apps`` and
-    ``mesos:environments``; ``salt/mesos/config.sls`` passes them from
-    map.jinja.
+    ``mesos:environments``, read unmasked (Salt masks pillar values in
+    output, which would hide every value, not only the secret ones);
+    ``salt/mesos/config.sls`` passes them from map.jinja.
 
     CLI Example:
 
@@ -294,10 +310,19 @@ def app_config_trees(apps=None, environments=None):
         salt-call consul.app_config_trees
     """
     if apps is None:
-        apps = __salt__["pillar.get"]("mesos:apps", {})
+        apps = _pillar("mesos:apps", {})
     if environments is None:
-        environments = __salt__["pillar.get"]("mesos:environments", [])
-    return _rules("app_config_trees")(apps, environments or None)
+        environments = _pillar("mesos:environments", [])
+    trees = _rules("app_config_trees")(apps, environments or None)
+    if show_secrets is True:
+        return trees
+    if show_secrets is not False:
+        raise SaltInvocationError(f"show_secrets must be True or False, not {show_secrets!r}")
+    return [_rules("hide_secrets")(tree, HIDDEN) for tree in trees]
+
+
+def _pillar(key, default):
+    return __salt__["pillar.get"](key, default, unmask=True)
 
 
 # Services --------------------------------------------------------------------

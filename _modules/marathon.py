@@ -10,7 +10,13 @@ arguments of the same name override them per call:
 - ``marathon:verify``: TLS verification, true (default), false or a CA bundle
 - ``marathon:request_timeout``: seconds per HTTP request (default 10)
 - ``marathon:poll_interval``: seconds between deployment polls (default 1)
+- ``marathon:max_task_failures``: failed launches of a new version after
+  which a deploy stops and rolls back (default 3; 0 waits for the timeout)
+- ``marathon:max_instances``: the largest instance count a definition may
+  ask for (default 1000); a larger one is refused before any request
 - ``marathon:s3_endpoint_url``: S3-compatible endpoint for ``s3://`` templates
+- ``marathon:template_timeout``: seconds for a whole template fetch (default 30)
+- ``marathon:template_max_bytes``: largest template read (default 1 MiB)
 
 Functions raise ``CommandExecutionError`` when Marathon fails or refuses, and
 ``SaltInvocationError`` for bad arguments; none returns an error dict.
@@ -27,6 +33,8 @@ log = logging.getLogger(__name__)
 __virtualname__ = "marathon"
 
 DEFAULT_TIMEOUT = 300
+DEFAULT_MAX_TASK_FAILURES = 3
+DEFAULT_MAX_INSTANCES = 1000
 CONNECTION_SETTINGS = (
     "urls",
     "username",
@@ -36,6 +44,14 @@ CONNECTION_SETTINGS = (
     "request_timeout",
     "poll_interval",
 )
+# Settings that may also be given per call (besides the connection).
+CALL_SETTINGS = ("url", "s3_endpoint_url", "max_task_failures", "max_instances")
+
+
+# Every template fetch ends: one deadline for all of it, and a size limit.
+TEMPLATE_SETTINGS = ("template_timeout", "template_max_bytes")
+TEMPLATE_TIMEOUT = 30
+TEMPLATE_MAX_BYTES = 1024 * 1024
 
 
 def __virtual__():  # noqa: N807 - the name Salt's loader calls
@@ -142,9 +158,11 @@ def app_changes(definition, **connection):
     """
     Compare ``definition`` with what Marathon stores, with one GET.
 
-    Returns ``{"id", "exists", "changes"}`` where changes maps dotted field
-    paths to ``{"old", "new"}``; understands Marathon's normalisation (see
-    ``_utils/marathon_definition.py``).
+    Returns ``{"id", "exists", "changes", "unsettled"}`` where changes maps
+    dotted field paths to ``{"old", "new"}``; understands Marathon's
+    normalisation (see ``_utils/marathon_definition.py``). ``unsettled`` says
+    why an app with the declared fields is not yet as declared (a deployment
+    in progress, fewer healthy tasks than instances), else None.
 
     CLI Example:
 
@@ -152,11 +170,34 @@ def app_changes(definition, **connection):
 
         salt-call marathon.app_changes '{"id": "/app/staging/web", "instances": 2}'
     """
-    definition = _checked_definition(definition)
+    definition = _checked_definition(definition, max_instances=_max_instances(connection))
     app_id = definition["id"]
     stored = _client(connection).find_app(app_id)
     changes = __utils__["marathon_definition.differences"](definition, stored)
-    return {"id": app_id, "exists": stored is not None, "changes": changes}
+    return {
+        "id": app_id,
+        "exists": stored is not None,
+        "changes": changes,
+        "unsettled": __utils__["marathon_rollout.unsettled"](stored),
+    }
+
+
+def check_apps_pillar(apps):
+    """
+    Check pillar ``mesos:apps`` as ``mesos.apps`` reads it; return True.
+
+    Raises ``SaltInvocationError`` naming the key of the first problem: a
+    ``tag`` that is not text (``tag: 1.10`` is the number 1.1 to YAML), an
+    ``instances`` that is not a positive integer, ``values`` that are not a
+    mapping. ``mesos.apps`` calls it while it renders, before any request.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call marathon.check_apps_pillar '{"web": {"tag": "1.10", "template": "salt://web.json"}}'
+    """
+    return _check("apps_pillar", apps)
 
 
 # -- changing -------------------------------------------------------------
@@ -180,6 +221,10 @@ def update_app(
     the error says what serves now. A 409 "locked" first waits up to
     ``timeout`` for the running deployment to end, then fails naming it;
     ``force=True`` overrides it instead. A rollback gets ``timeout`` again.
+    Deployments already running on the app are waited for before the PUT;
+    ``max_task_failures`` failed launches of the new version (default 3)
+    stop the wait and roll back; a finished deployment with fewer healthy
+    tasks than instances is an error.
 
     Returns ``{"app", "deploymentId", "version", "previousVersion",
     "created", "finished", "instances": {requested, running, healthy, ...}}``.
@@ -192,7 +237,7 @@ def update_app(
         salt-call marathon.update_app /app/staging/web '{"instances": 3}' timeout=60
     """
     app_id = _app_id(id)
-    definition = _checked_definition(config, app_id)
+    definition = _checked_definition(config, app_id, max_instances=_max_instances(connection))
     options = _rollout_options(force, wait, timeout, rollback, connection)
     client = _client(connection)
     return __utils__["marathon_rollout.apply_definition"](
@@ -271,17 +316,26 @@ def render_template(
         salt-call marathon.render_template salt://mesos/services/test-server.json staging 2 tag=v1
     """
     _reject_unknown_arguments(options)
-    text = _read_template(template, saltenv, options)
+    if values is not None and not isinstance(values, dict):
+        raise SaltInvocationError(
+            f"values must be a mapping of placeholder names to values, not {values!r}"
+        )
     placeholders = dict(values or {})
     placeholders["environment"] = _check("environment", environment)
     placeholders["instances"] = _check("positive_int", instances, "instances")
     if tag is not None:
-        placeholders["tag"] = str(tag)
+        placeholders["tag"] = _check("exact_text", tag, "tag")
+    text = _read_template(template, saltenv, options)
+    servicedef = {name: __utils__[f"servicedef.{name}"] for name in ("render", "inexact_values")}
     try:
-        definition = __utils__["servicedef.render"](text, placeholders, source=template)
+        # $instances is ours (checked above); every other value must be text where
+        # the template quotes it, or YAML may already have changed it (1.10 -> 1.1).
+        source = __utils__["template_fetch.redact"](template)
+        servicedef["inexact_values"](text, placeholders, ignore=("instances",), source=source)
+        definition = servicedef["render"](text, placeholders, source=source)
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
-    return _checked_definition(definition)
+    return _checked_definition(definition, max_instances=_max_instances(options))
 
 
 def deploy(
@@ -305,6 +359,10 @@ def deploy(
     the deployment (logging step i/n, healthy x/y) and rolls it back when it
     does not finish (``rollback=False`` leaves it running). A new app that
     fails is removed. See ``update_app`` for the result and for ``force``.
+
+    ``tag`` and values placed inside JSON strings must arrive as text:
+    salt-call reads ``tag=1.10`` as the number 1.1, so write ``tag='"1.10"'``
+    (anything else is refused before any request).
 
     CLI Example:
 
@@ -334,7 +392,7 @@ def deploy(
 def _client(connection):
     _reject_unknown_arguments(connection)
     settings = {name: _setting(name, connection) for name in CONNECTION_SETTINGS}
-    urls = settings["urls"] or _setting("url", connection)
+    urls = _urls(connection)
     verify = settings["verify"]
     if isinstance(verify, str) and verify.lower() in ("true", "false"):
         verify = _check("flag", verify, "verify")
@@ -348,9 +406,17 @@ def _client(connection):
     )
 
 
+def _urls(connection):
+    """Per-call ``urls``/``url`` win over ``marathon:urls``/``marathon:url`` from config."""
+    for name in ("urls", "url"):
+        if connection.get(name) is not None:
+            return connection[name]
+    return _setting("urls", {}) or _setting("url", {})
+
+
 def _reject_unknown_arguments(connection):
     # Salt adds __pub_* keys; anything else unknown is a typo worth an error.
-    known = {*CONNECTION_SETTINGS, "url", "s3_endpoint_url"}
+    known = {*CONNECTION_SETTINGS, *CALL_SETTINGS, *TEMPLATE_SETTINGS}
     unknown = sorted(key for key in connection if not key.startswith("__") and key not in known)
     if unknown:
         raise SaltInvocationError(f"unknown argument(s): {', '.join(unknown)}")
@@ -379,7 +445,15 @@ def _rollout_options(force, wait, timeout, rollback, connection):
         "poll_interval": _check(
             "positive_seconds", _setting("poll_interval", connection) or 1, "poll_interval"
         ),
+        "max_task_failures": _max_task_failures(connection),
     }
+
+
+def _max_task_failures(connection):
+    limit = _setting("max_task_failures", connection)
+    if limit is None:
+        return DEFAULT_MAX_TASK_FAILURES
+    return _check("non_negative_int", limit, "max_task_failures")
 
 
 def _finish(client, app_id, answer, wait, timeout, connection):
@@ -392,16 +466,20 @@ def _finish(client, app_id, answer, wait, timeout, connection):
     }
     if not options["wait"]:
         return result
-    wait_for_deployment = __utils__["marathon_rollout.wait_for_deployment"]
+    rollout = {
+        name: __utils__[f"marathon_rollout.{name}"]
+        for name in ("wait_for_deployment", "failure_watch", "timeout_type")
+    }
     deadline = time.monotonic() + options["timeout"]
+    watch = rollout["failure_watch"](answer.get("version"), options["max_task_failures"])
     try:
-        app_now = wait_for_deployment(
-            client, app_id, answer.get("deploymentId"), deadline, options["poll_interval"]
+        app_now = rollout["wait_for_deployment"](
+            client, app_id, answer.get("deploymentId"), deadline, options["poll_interval"], watch
         )
-    except __utils__["marathon_rollout.timeout_type"]() as exc:
+    except rollout["timeout_type"]() as exc:
         raise CommandExecutionError(
-            f"{app_id}: deployment {answer.get('deploymentId')} did not finish within "
-            f"{options['timeout']:g}s ({exc.progress})"
+            f"{app_id}: deployment {answer.get('deploymentId')} "
+            f"{exc.reason(options['timeout'])} ({exc.progress})"
         ) from None
     if app_now is not None:
         result["instances"] = __utils__["marathon_rollout.instance_counts"](app_now)
@@ -427,15 +505,26 @@ def _app_id(app_id):
     return canonical
 
 
-def _checked_definition(definition, app_id=None):
-    """A definition dict with a canonical id; ``app_id`` (from the path) wins, as in Marathon."""
+def _checked_definition(definition, app_id=None, max_instances=DEFAULT_MAX_INSTANCES):
+    """A definition dict with a canonical id; ``app_id`` (from the path) wins, as in Marathon.
+
+    An instance count above ``max_instances`` is refused here, before any request.
+    """
     definition = _check("definition_object", definition, __utils__["servicedef.parse_json"])
     if app_id is None:
         if not definition.get("id"):
             raise SaltInvocationError("the app definition has no 'id'")
         app_id = _app_id(definition["id"])
     definition["id"] = app_id
+    _check("instances_within", definition.get("instances"), max_instances)
     return definition
+
+
+def _max_instances(options):
+    bound = _setting("max_instances", options)
+    if bound is None:
+        return DEFAULT_MAX_INSTANCES
+    return _check("positive_int", bound, "max_instances")
 
 
 def _read_template(template, saltenv, options):
@@ -443,33 +532,48 @@ def _read_template(template, saltenv, options):
         raise SaltInvocationError("template must be a salt://, path, http(s):// or s3:// location")
     scheme = urllib.parse.urlsplit(template).scheme
     fetch = {name: __utils__[f"template_fetch.{name}"] for name in ("fetch_http", "fetch_s3")}
+    limits = _template_limits(options)
     try:
         if scheme == "salt":
-            return _read_salt_file(template, saltenv)
+            path = _cache_salt_file(template, saltenv)
+            return __utils__["template_fetch.read_local"](path, **limits)
         if scheme in ("http", "https"):
             verify = _setting("verify", options)
-            return fetch["fetch_http"](template, verify=True if verify is None else verify)
+            verify = True if verify is None else verify
+            return fetch["fetch_http"](template, verify=verify, **limits)
         if scheme == "s3":
             # None lets boto3 use AWS_ENDPOINT_URL(_S3) from the environment.
             endpoint = _setting("s3_endpoint_url", options)
-            return fetch["fetch_s3"](template, endpoint_url=endpoint)
+            return fetch["fetch_s3"](template, endpoint_url=endpoint, **limits)
         if scheme in ("", "file"):
             path = urllib.parse.urlsplit(template).path if scheme else template
-            return __utils__["template_fetch.read_local"](path)
-    except FileNotFoundError as exc:
+            return __utils__["template_fetch.read_local"](path, **limits)
+    except (FileNotFoundError, ValueError) as exc:
         raise SaltInvocationError(str(exc)) from None
     except OSError as exc:
         raise CommandExecutionError(str(exc)) from None
-    raise SaltInvocationError(f"template {template}: unsupported scheme {scheme}://")
+    shown = __utils__["template_fetch.redact"](template)
+    raise SaltInvocationError(f"template {shown}: unsupported scheme {scheme}://")
 
 
-def _read_salt_file(template, saltenv):
-    text = __salt__["cp.get_file_str"](template, saltenv=saltenv)
-    if text is False or text is None:
+def _template_limits(options):
+    """One deadline for the whole fetch, and a byte limit checked while reading."""
+    limits = {"timeout": TEMPLATE_TIMEOUT, "max_bytes": TEMPLATE_MAX_BYTES}
+    checks = {"timeout": "positive_seconds", "max_bytes": "positive_int"}
+    for name, check in checks.items():
+        value = _setting(f"template_{name}", options)
+        if value is not None:
+            limits[name] = _check(check, value, f"template_{name}")
+    return limits
+
+
+def _cache_salt_file(template, saltenv):
+    path = __salt__["cp.cache_file"](template, saltenv=saltenv)
+    if not path:
         raise FileNotFoundError(
             f"template {template} not found on the Salt fileserver (saltenv {saltenv})"
         )
-    return text
+    return path
 
 
 def _check(name, *args):

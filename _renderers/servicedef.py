@@ -40,6 +40,8 @@ def render(data, saltenv="base", sls="", argline="", **kwargs):
     servicedef = _servicedef_functions()
     partial = "partial" in argline.split()
     try:
+        # A value YAML changed on the way (tag=1.10 is 1.1) is refused, never inserted.
+        servicedef["servicedef.inexact_values"](text, values, source=source)
         if partial:
             return servicedef["servicedef.substitute"](text, values, strict=False, source=source)
         return servicedef["servicedef.render"](text, values, source=source)

@@ -69,7 +69,7 @@ def present(name, value, json=False, hide_values=False, url=None, token=None):
     ret = _result(name, f"Consul key {name} already holds the value")
     connection = _connection(url, token)
     try:
-        old = __salt__["consul.kv_get"](name, **connection)
+        old = __salt__["consul.kv_get"](name, errors="backslashreplace", **connection)
         if not __salt__["consul.kv_set"](name, value, json=json, test=True, **connection):
             return ret
         if __opts__["test"]:
@@ -119,13 +119,14 @@ def absent(name, recurse=False, hide_values=False, url=None, token=None):
 def _existing(name, recurse, connection):
     """{full key: value} of what ``absent`` would delete."""
     existing = {}
-    value = __salt__["consul.kv_get"](name.rstrip("/") if recurse else name, **connection)
+    key = name.rstrip("/") if recurse else name
+    value = __salt__["consul.kv_get"](key, errors="backslashreplace", **connection)
     if value is not None:
-        existing[name.rstrip("/") if recurse else name] = value
+        existing[key] = value
     if recurse:
         prefix = name.rstrip("/") + "/"
-        for key, value in __salt__["consul.kv_list"](prefix, **connection).items():
-            existing[prefix + key] = value
+        for relative, value in __salt__["consul.kv_list"](prefix, **connection).items():
+            existing[prefix + relative] = value
     return existing
 
 

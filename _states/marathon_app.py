@@ -46,6 +46,8 @@ CONNECTION_ARGUMENTS = (
     "request_timeout",
     "poll_interval",
     "s3_endpoint_url",
+    "max_task_failures",
+    "max_instances",
 )
 
 
@@ -96,10 +98,15 @@ def present(
         )
         comparison = __salt__["marathon.app_changes"](declared, **connection)
         app_id, changes = comparison["id"], comparison["changes"]
-        if not changes:
+        unsettled = comparison.get("unsettled")
+        if not changes and not unsettled:
             ret["comment"] = f"Marathon app {app_id} is already as specified"
             return ret
+        # Declared fields but not settled: update_app waits for the running
+        # deployment (or fails naming it) and checks the healthy count.
         action = "updated" if comparison["exists"] else "created"
+        if not changes:
+            action = f"settled (was: {unsettled})"
         if __opts__["test"]:
             ret.update(
                 result=None, changes=changes, comment=f"Marathon app {app_id} would be {action}"

@@ -98,21 +98,36 @@ def parse_url(url):
     """(scheme, host, port) of a Consul base URL such as http://127.0.0.1:8500."""
     if not url or not isinstance(url, str):
         raise SaltInvocationError("No Consul URL: set consul:url (pillar or minion config)")
-    parts = urllib.parse.urlsplit(url)
+    shown = redact_url(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        raise SaltInvocationError(f"Consul URL {shown!r} cannot be parsed") from None
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise SaltInvocationError(f"Consul URL {url!r} must look like http(s)://host[:port]")
+        raise SaltInvocationError(f"Consul URL {shown!r} must look like http(s)://host[:port]")
     if parts.path.strip("/") or parts.query or parts.username or parts.password:
         raise SaltInvocationError(
-            f"Consul URL for host {parts.hostname!r} must not carry a path, query or credentials"
+            f"Consul URL {shown!r} must not carry a path, query or credentials "
+            "(the token goes in consul:token)"
         )
     try:
         port = parts.port or DEFAULT_PORTS[parts.scheme]
     except ValueError:
-        raise SaltInvocationError(f"Consul URL {url!r} has an invalid port") from None
+        raise SaltInvocationError(f"Consul URL {shown!r} has an invalid port") from None
     host = parts.hostname
     if ":" in host:
         host = f"[{host}]"  # py-consul joins host and port as is
     return parts.scheme, host, port
+
+
+def redact_url(url):
+    """``url`` for messages: without user:password@, its query hidden (``?token=``)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<a URL that cannot be parsed>"
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=host, query="..." if parts.query else ""))
 
 
 def connect(url, token=None, verify=True, timeout=DEFAULT_TIMEOUT):

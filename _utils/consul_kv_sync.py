@@ -168,8 +168,12 @@ def plan_batches(changes):
 
 
 def display(data):
-    """Bytes as text for changes and comments (None stays None)."""
-    return None if data is None else data.decode("utf-8", errors="replace")
+    """Bytes as text for changes and comments (None stays None).
+
+    Bytes that are not UTF-8 show as ``\\xNN``, so a key holding them can
+    still be listed, repaired and deleted.
+    """
+    return None if data is None else data.decode("utf-8", errors="backslashreplace")
 
 
 def describe(changes, prefix=""):
@@ -246,6 +250,15 @@ def app_trees(app, spec, environments, problems):
             }
         )
     return trees
+
+
+def hide_secrets(tree, hidden):
+    """``tree`` with the values of its ``secret_keys`` replaced by ``hidden``."""
+    values = {
+        key: hidden if key in tree["secret_keys"] else value
+        for key, value in tree["values"].items()
+    }
+    return {**tree, "values": values}
 
 
 def secret_keys_of(spec, app, problems):

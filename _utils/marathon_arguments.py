@@ -10,6 +10,10 @@ import runpy
 
 from salt.exceptions import SaltInvocationError
 
+# What salt-call's argument parsing and pillar's YAML do to a value written as text.
+YAML_CHANGES = (
+    "YAML (salt-call arguments, pillar) reads 1.10 as 1.1, 0755 as 755, 0x1F as 31 and yes as True"
+)
 # The platform's environment name rule, shared with mesos.config and
 # mesos.loadbalancer (the file beside this one).
 NAMES = runpy.run_path(str(pathlib.Path(__file__).with_name("mesos_names.py")))
@@ -33,6 +37,41 @@ def positive_int(value, name):
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise SaltInvocationError(f"{name} must be a positive integer, not {value!r}")
     return number
+
+
+def exact_text(value, name):
+    """A value that must arrive as the text the user wrote (a tag, a quoted placeholder).
+
+    ``salt-call`` reads ``key=value`` arguments as YAML, and so does pillar:
+    ``1.10`` arrives as the float 1.1, ``0755`` as 755, ``yes`` as True. The
+    original text is gone by then, so anything but a string is refused.
+    """
+    if isinstance(value, str):
+        return value
+    raise SaltInvocationError(
+        f"{name} arrived as the {type(value).__name__} {value!r}, not as text: {YAML_CHANGES}. "
+        f"Quote it, for example on the command line {name}='\"1.10\"', in pillar or a state "
+        f"{name}: '1.10'"
+    )
+
+
+def instances_within(value, bound):
+    """Refuse an instance count above ``bound`` (a typo must not start a million tasks)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > bound:
+        raise SaltInvocationError(
+            f"instances {value:g} is above the limit of {bound} (marathon:max_instances); "
+            "raise the limit if you really mean it"
+        )
+    return value
+
+
+def non_negative_int(value, name):
+    """An integer of zero or more; digit strings count, booleans do not."""
+    if value == 0 and not isinstance(value, bool):
+        return 0
+    if isinstance(value, str) and value.strip() == "0":
+        return 0
+    return positive_int(value, name)
 
 
 def positive_seconds(value, name):
@@ -72,3 +111,42 @@ def definition_object(definition, parse_json):
             "'roll back to that version' (use marathon.rollback)"
         )
     return dict(definition)
+
+
+def apps_pillar(apps):
+    """Check what ``mesos.apps`` reads from pillar ``mesos:apps``; errors name the key.
+
+    A ``tag`` must be text (``tag: 1.10`` would deploy ``1.1``), ``instances``
+    a positive integer and ``values`` a mapping. Placeholder values inside a
+    template's JSON strings are checked when the template is rendered.
+    """
+    if not isinstance(apps, dict):
+        raise SaltInvocationError(f"mesos:apps must be a mapping of app names, not {apps!r}")
+    for app_name, app in apps.items():
+        key = f"mesos:apps:{app_name}"
+        if not isinstance(app, dict):
+            raise SaltInvocationError(f"{key} must be a mapping, not {app!r}")
+        _app_deploy_settings(key, app)
+        environments = app.get("environments") or {}
+        if not isinstance(environments, dict):
+            raise SaltInvocationError(f"{key}:environments must be a mapping")
+        for environment_name, settings in environments.items():
+            settings = settings or {}
+            env_key = f"{key}:environments:{environment_name}"
+            if not isinstance(settings, dict):
+                raise SaltInvocationError(f"{env_key} must be a mapping, not {settings!r}")
+            _app_deploy_settings(env_key, settings)
+            if settings.get("instances") is not None:
+                positive_int(settings["instances"], f"{env_key}:instances")
+    return True
+
+
+def _app_deploy_settings(key, settings):
+    if settings.get("tag") is not None and not isinstance(settings["tag"], str):
+        tag = settings["tag"]
+        raise SaltInvocationError(
+            f"{key}:tag is the {type(tag).__name__} {tag!r}, not text: {YAML_CHANGES}. "
+            "Quote it in pillar, for example tag: '1.10'"
+        )
+    if settings.get("values") is not None and not isinstance(settings["values"], dict):
+        raise SaltInvocationError(f"{key}:values must be a mapping of placeholder names")

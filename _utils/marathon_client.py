@@ -250,7 +250,9 @@ class MarathonClient:
         return self.request("PUT", app_path(app_id), params=params, body=definition)
 
     def delete_app(self, app_id, force=False):
-        params = {"force": "true"} if force else None
+        # Marathon's DELETE defaults to force=true (it cancels a running
+        # deployment): say false explicitly so a locked app answers 409.
+        params = {"force": "true" if force else "false"}
         return self.request("DELETE", app_path(app_id), params=params)
 
     def restart_app(self, app_id, force=False):

@@ -13,7 +13,10 @@ on every run. What this module understands:
 - maps of user data (``env``, ``labels``) must match key for key, since a
   declared map replaces the stored one;
 - the Docker ``network``/``portMappings`` fields deprecated in 1.5, ``uris``
-  and ``ports`` are converted the way Marathon converts them before comparing.
+  and ``ports`` are converted the way Marathon converts them before comparing;
+- a port declared as 0 is Marathon's "pick one for me" (``portDefinitions``
+  ``port``, ``portMappings`` ``servicePort`` and ``hostPort``): it equals
+  whatever port Marathon stored.
 
 No Salt imports: the loader exposes :func:`differences` and
 :func:`canonical_id` as ``marathon_definition.<function>``.
@@ -38,6 +41,15 @@ DOCKER_DEFAULTS = {"forcePullImage": False, "privileged": False, "parameters": [
 DOCKER_NETWORK_MODES = {"HOST": "host", "BRIDGE": "container/bridge", "USER": "container"}
 
 MISSING = object()
+
+# (list the field sits in, field): a declared 0 lets Marathon choose the port.
+ASSIGNED_PORTS = frozenset(
+    {
+        ("portDefinitions", "port"),
+        ("portMappings", "servicePort"),
+        ("portMappings", "hostPort"),
+    }
+)
 
 
 def canonical_id(app_id):
@@ -94,6 +106,8 @@ def _convert_docker_network(app):
 
 
 def _compare(declared, stored, path, changes):
+    if _left_to_marathon(declared, stored, path):
+        return
     if isinstance(declared, dict) and isinstance(stored, dict):
         _compare_objects(declared, stored, path, changes)
     elif isinstance(declared, list) and isinstance(stored, list) and len(declared) == len(stored):
@@ -116,6 +130,15 @@ def _compare_objects(declared, stored, path, changes):
     for key, default in _defaults_for(path).items():
         if key not in declared and key in stored:
             _compare(default, stored[key], f"{path}.{key}", changes)
+
+
+def _left_to_marathon(declared, stored, path):
+    """A port declared as 0 and any port Marathon assigned for it."""
+    if declared != 0 or not _is_number(declared) or not _is_number(stored):
+        return False
+    parent, _, field = path.rpartition(".")
+    container = parent.rsplit(".", 1)[-1].split("[", 1)[0]
+    return (container, field) in ASSIGNED_PORTS
 
 
 def _defaults_for(path):

@@ -25,22 +25,43 @@ from salt.exceptions import CommandExecutionError
 log = logging.getLogger(__name__)
 
 
-class DeploymentTimeoutError(CommandExecutionError):
-    """The deployment was still running at the deadline."""
+class RolloutStoppedError(CommandExecutionError):
+    """Waiting for a deployment stopped before it finished (see the subclasses).
 
-    def __init__(self, message, progress, app=None):
+    ``progress``: the last progress line; ``app``: the app as last read;
+    ``running``: ids of the deployments still running on the app;
+    ``failure``: the last failed launch of the new version (or None).
+    """
+
+    def __init__(self, message, progress, app=None, running=(), failure=None):
         super().__init__(message)
         self.progress = progress
         self.app = app
+        self.running = list(running)
+        self.failure = failure
+
+
+class DeploymentTimeoutError(RolloutStoppedError):
+    """The deployment was still running at the deadline."""
+
+    def reason(self, timeout):
+        return f"did not finish within {timeout:g}s"
+
+
+class TaskFailuresError(RolloutStoppedError):
+    """Tasks of the new version failed to launch ``max_task_failures`` times."""
+
+    def reason(self, timeout):
+        return f"stopped after {self}"
 
 
 def apply_definition(client, errors, app_id, definition, options):
     """PUT ``definition``, wait and roll back as ``options`` say; return the outcome.
 
-    ``options``: ``force``, ``wait``, ``rollback``, ``poll_interval`` and
-    ``timeout``: seconds to wait for deployments that lock the app, then
-    again for ours once it started (a long lock does not eat our rollout's
-    time), and again for a rollback.
+    ``options``: ``force``, ``wait``, ``rollback``, ``poll_interval``,
+    ``max_task_failures`` (0: no limit) and ``timeout``: seconds to wait for
+    deployments that hold the app, then again for ours once it started (a
+    long lock does not eat our rollout's time), and again for a rollback.
     """
     previous, answer = _put_when_unlocked(client, errors, app_id, definition, options)
     deployment_id = answer.get("deploymentId")
@@ -54,50 +75,120 @@ def apply_definition(client, errors, app_id, definition, options):
         return _outcome(app_id, answer, previous, None, finished=False)
     deadline = time.monotonic() + options["timeout"]
     try:
-        app = wait_for_deployment(client, app_id, deployment_id, deadline, options["poll_interval"])
-    except DeploymentTimeoutError as exc:
+        app = wait_for_deployment(
+            client,
+            app_id,
+            deployment_id,
+            deadline,
+            options["poll_interval"],
+            watch=_failure_watch(answer, previous, options),
+        )
+    except RolloutStoppedError as exc:
         raise CommandExecutionError(
             _failure_message(client, errors, app_id, answer, previous, exc, options)
         ) from None
+    _require_healthy(app_id, app)
     return _outcome(app_id, answer, previous, app, finished=True)
 
 
 def timeout_type():
     """The exception :func:`wait_for_deployment` raises (the loader hides classes)."""
-    return DeploymentTimeoutError
+    return RolloutStoppedError
 
 
-def wait_for_deployment(client, app_id, deployment_id, deadline, poll_interval):
-    """Poll until ``deployment_id`` is over; return the app (None if it is gone).
+def failure_watch(version, max_task_failures, known_failure=None):
+    """What :func:`wait_for_deployment` counts: failed launches of ``version``.
 
-    Raises :class:`DeploymentTimeoutError` at the deadline.
+    ``known_failure`` is the app's ``lastTaskFailure`` before the change; it
+    is not counted again.
     """
+    return _FailureWatch(version, max_task_failures, known_failure)
+
+
+class _FailureWatch:
+    """Counts failed launches of one version from the app's ``lastTaskFailure``.
+
+    Marathon keeps only the last failure, so two failures between two polls
+    count once: the limit may be reached a poll later, never earlier.
+    """
+
+    def __init__(self, version, limit, known_failure=None):
+        self.version = version
+        self.limit = limit or 0
+        self.known = (known_failure or {}).get("taskId")
+        self.failed_tasks = set()
+        self.last = None
+
+    @property
+    def count(self):
+        return len(self.failed_tasks)
+
+    def observe(self, app):
+        failure = (app or {}).get("lastTaskFailure") or {}
+        task_id = failure.get("taskId")
+        if not self.version or failure.get("version") != self.version:
+            return
+        if task_id and task_id != self.known and task_id not in self.failed_tasks:
+            self.failed_tasks.add(task_id)
+            self.last = failure
+
+    @property
+    def exhausted(self):
+        return bool(self.limit) and self.count >= self.limit
+
+
+def wait_for_deployment(client, app_id, deployment_id, deadline, poll_interval, watch=None):
+    """Poll until ``deployment_id`` and every other deployment of the app are
+    over; return the app (None if it is gone).
+
+    Logs a progress line whenever it changes. Raises
+    :class:`DeploymentTimeoutError` at the deadline and
+    :class:`TaskFailuresError` once ``watch`` saw too many failed launches.
+    """
+    watch = watch or _FailureWatch(None, 0)
     last_progress = None
     while True:
-        deployment = client.find_deployment(deployment_id) if deployment_id else None
+        running = _deployments_of(client, app_id, deployment_id)
         app = client.find_app(app_id)
-        progress = describe_progress(deployment, app)
+        watch.observe(app)
+        progress = describe_progress(running, app, watch.count if watch.version else None)
         if progress != last_progress:
             log.info("Marathon %s: %s", app_id, progress)
             last_progress = progress
-        if deployment is None:
+        if not running:
             return app
+        ids = [deployment.get("id") for deployment in running]
+        if watch.exhausted:
+            raise TaskFailuresError(
+                f"{watch.count} failed launches", progress, app, ids, watch.last
+            )
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise DeploymentTimeoutError(f"deployment {deployment_id} still running", progress, app)
+            raise DeploymentTimeoutError(
+                f"deployment(s) {', '.join(ids)} still running", progress, app, ids, watch.last
+            )
         time.sleep(min(poll_interval, remaining))
 
 
-def describe_progress(deployment, app):
-    """``step 1/2 (ScaleApplication), healthy 2/4, running 3`` for logs and errors."""
-    parts = []
-    if deployment is not None:
-        actions = ", ".join(
-            sorted({action.get("action", "?") for action in deployment.get("currentActions") or []})
-        )
-        step = f"step {deployment.get('currentStep', '?')}/{deployment.get('totalSteps', '?')}"
-        parts.append(f"{step} ({actions})" if actions else step)
-    else:
+def _deployments_of(client, app_id, deployment_id):
+    """Running deployments that are ours or change ``app_id`` (someone else's too)."""
+    return [
+        deployment
+        for deployment in client.list_deployments()
+        if deployment.get("id") == deployment_id or app_id in (deployment.get("affectedApps") or [])
+    ]
+
+
+def describe_progress(deployments, app, failed=None):
+    """``step 1/2 (ScaleApplication), healthy 2/4, running 3, staged 1, failed 1``.
+
+    ``deployments``: the running deployments (a list, one dict, or None);
+    ``failed``: failed launches of the new version (None: not counted).
+    """
+    if isinstance(deployments, dict):
+        deployments = [deployments]
+    parts = [_describe_deployment(deployment) for deployment in deployments or []]
+    if not parts:
         parts.append("deployment finished")
     if app is None:
         parts.append("app absent")
@@ -105,7 +196,21 @@ def describe_progress(deployment, app):
         counts = instance_counts(app)
         parts.append(f"healthy {counts['healthy']}/{counts['requested']}")
         parts.append(f"running {counts['running']}")
+        if counts["staged"]:
+            parts.append(f"staged {counts['staged']}")
+        if counts["unhealthy"]:
+            parts.append(f"unhealthy {counts['unhealthy']}")
+    if failed:
+        parts.append(f"failed launches {failed}")
     return ", ".join(parts)
+
+
+def _describe_deployment(deployment):
+    actions = ", ".join(
+        sorted({action.get("action", "?") for action in deployment.get("currentActions") or []})
+    )
+    step = f"step {deployment.get('currentStep', '?')}/{deployment.get('totalSteps', '?')}"
+    return f"{step} ({actions})" if actions else step
 
 
 def instance_counts(app):
@@ -125,27 +230,70 @@ def instance_counts(app):
     }
 
 
-def _put_when_unlocked(client, errors, app_id, definition, options):
-    """PUT, waiting out deployments that lock the app; return (app before, answer).
+def unsettled(app):
+    """Why ``app`` (as GET returns it) is not settled yet, or None when it is:
+    a deployment in progress, or fewer healthy tasks than instances."""
+    if app is None:
+        return None
+    running = [item.get("id") for item in app.get("deployments") or []]
+    if running:
+        return f"deployment(s) {', '.join(running)} in progress"
+    counts = instance_counts(app)
+    if counts["healthy"] < counts["requested"]:
+        return f"only {counts['healthy']}/{counts['requested']} tasks healthy"
+    return None
 
-    The app is read again before every attempt: what a locking deployment
-    leaves behind is the version a rollback returns to.
+
+def _require_healthy(app_id, app):
+    """A finished deployment whose app has fewer healthy tasks than declared is no success."""
+    if app is None:
+        return
+    counts = instance_counts(app)
+    if counts["healthy"] < counts["requested"]:
+        raise CommandExecutionError(
+            f"{app_id}: no deployment is running, but only {counts['healthy']}/"
+            f"{counts['requested']} tasks are healthy{_task_failure(app, None)}"
+        )
+
+
+def _failure_watch(answer, previous, options):
+    known = (previous or {}).get("lastTaskFailure")
+    return failure_watch(answer.get("version"), options.get("max_task_failures", 0), known)
+
+
+def _put_when_unlocked(client, errors, app_id, definition, options):
+    """PUT once no deployment holds the app; return (app before, answer).
+
+    Deployments already running on the app are waited for first (Marathon
+    accepts an unchanged PUT even then, and its no-op deployment would hide
+    theirs); a 409 "locked" answer is waited out the same way. ``force``
+    skips the waiting and lets Marathon cancel them. The app is read again
+    before every attempt: what a locking deployment leaves behind is the
+    version a rollback returns to.
     """
     deadline = time.monotonic() + options["timeout"]
     while True:
         previous = client.find_app(app_id)
+        holding = [item.get("id") for item in (previous or {}).get("deployments") or []]
+        if holding and not options["force"]:
+            _wait_for_holders(client, app_id, holding, deadline, options)
+            continue
         try:
             return previous, client.put_app(app_id, definition, force=options["force"])
         except errors.MarathonLockedError as exc:
-            locking = ", ".join(exc.deployment_ids)
-            if time.monotonic() >= deadline:
-                raise CommandExecutionError(
-                    f"{app_id} is locked by running deployment(s) {locking} and they did not "
-                    f"finish within {options['timeout']:g}s; wait for them or pass force=True "
-                    "to cancel them (that can leave old and new instances mixed)"
-                ) from None
-            log.info("Marathon %s is locked by deployment(s) %s; waiting", app_id, locking)
-            _wait_until_gone(client, exc.deployment_ids, deadline, options["poll_interval"])
+            _wait_for_holders(client, app_id, exc.deployment_ids, deadline, options)
+
+
+def _wait_for_holders(client, app_id, deployment_ids, deadline, options):
+    locking = ", ".join(deployment_ids)
+    if time.monotonic() >= deadline:
+        raise CommandExecutionError(
+            f"{app_id} is locked by running deployment(s) {locking} and they did not "
+            f"finish within {options['timeout']:g}s; wait for them or pass force=True "
+            "to cancel them (that can leave old and new instances mixed)"
+        )
+    log.info("Marathon %s is locked by deployment(s) %s; waiting", app_id, locking)
+    _wait_until_gone(client, deployment_ids, deadline, options["poll_interval"])
 
 
 def _wait_until_gone(client, deployment_ids, deadline, poll_interval):
@@ -157,13 +305,18 @@ def _wait_until_gone(client, deployment_ids, deadline, poll_interval):
         time.sleep(min(poll_interval, max(deadline - time.monotonic(), 0)))
 
 
-def _failure_message(client, errors, app_id, answer, previous, timed_out, options):
+def _failure_message(client, errors, app_id, answer, previous, stopped, options):
     deployment_id = answer.get("deploymentId")
-    what = (
-        f"deployment {deployment_id} of {app_id} (version {answer.get('version')}) did not "
-        f"finish within {options['timeout']:g}s: {timed_out.progress}"
-        f"{_task_failure(timed_out.app, answer.get('version'))}"
-    )
+    what = f"deployment {deployment_id} of {app_id} (version {answer.get('version')})"
+    what += f" {stopped.reason(options['timeout'])}: {stopped.progress}"
+    what += _describe_failure(stopped.failure)
+    others = [other for other in stopped.running if other != deployment_id]
+    if deployment_id not in stopped.running:
+        # Ours is over (an unchanged PUT): someone else's deployment holds the app.
+        return (
+            f"{what}; deployment(s) {', '.join(others)} of {app_id}, not started by this call, "
+            "are still running: wait for them, or cancel them with force=True"
+        )
     if not options["rollback"]:
         return f"{what}; not rolled back (rollback=False), the deployment is still running"
     try:
@@ -173,9 +326,15 @@ def _failure_message(client, errors, app_id, answer, previous, timed_out, option
 
 
 def _task_failure(app, version):
-    """``; last task failure: ...`` when a task of the new version failed, else ``""``."""
+    """``; last task failure: ...`` when a task of ``version`` (any when None) failed."""
     failure = (app or {}).get("lastTaskFailure") or {}
-    if not failure or failure.get("version") != version:
+    if not failure or (version is not None and failure.get("version") != version):
+        return ""
+    return _describe_failure(failure)
+
+
+def _describe_failure(failure):
+    if not failure:
         return ""
     return f"; last task failure: {failure.get('state', '?')}: {failure.get('message', '')}"
 

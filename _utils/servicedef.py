@@ -34,6 +34,12 @@ PLACEHOLDER = re.compile(
 )
 
 
+# What salt-call's argument parsing and pillar's YAML do to a value written as text.
+YAML_CHANGES = (
+    "YAML (salt-call arguments, pillar) reads 1.10 as 1.1, 0755 as 755, 0x1F as 31 and yes as True"
+)
+
+
 class TemplateError(ValueError):
     """A service template cannot be turned into a definition."""
 
@@ -54,6 +60,22 @@ class InvalidJSONError(TemplateError):
         self.line = line
         self.column = column
         super().__init__(f"{source}: invalid JSON at line {line} column {column}: {reason}")
+
+
+class InexactValueError(TemplateError):
+    """A value that belongs inside a JSON string arrived as something else than text."""
+
+    def __init__(self, inexact, source):
+        self.inexact = inexact
+        where = "; ".join(
+            f"${name} (line {line}) is the {type(value).__name__} {value!r}"
+            for name, line, value in inexact
+        )
+        super().__init__(
+            f"{source}: {where}, but it sits inside a JSON string and must be text. "
+            f"{YAML_CHANGES}, so quote the value: on the command line name='\"1.10\"' or "
+            "values='{\"name\": \"1.10\"}', in pillar or a state name: '1.10'"
+        )
 
 
 def find_placeholders(text):
@@ -99,6 +121,25 @@ def substitute(text, values, strict=True, source="template"):
     if strict and unfilled:
         raise UnfilledPlaceholderError(unfilled, source)
     return "".join(pieces)
+
+
+def inexact_values(text, values, ignore=(), source="template"):
+    """Raise :class:`InexactValueError` for values placed inside a JSON string
+    that are not strings (numbers, booleans, null), except names in ``ignore``.
+
+    Such a value was written as text by the user but parsed by YAML on the
+    way (``1.10`` became ``1.1``); inserting its ``str()`` would silently
+    change it, so it is refused instead.
+    """
+    inexact = []
+    for name, line, _column, in_string in find_placeholders(text):
+        if not in_string or name in ignore or name not in values:
+            continue
+        value = values[name]
+        if not isinstance(value, str | dict | list) and (name, line, value) not in inexact:
+            inexact.append((name, line, value))
+    if inexact:
+        raise InexactValueError(inexact, source)
 
 
 def render(text, values, source="template"):

@@ -6,7 +6,10 @@
     How long to wait and whether to roll back: mesos:deploy, overridden by
     an app's `deploy`. Marathon is reached through the marathon:* settings. #}
 {%- from "mesos/map.jinja" import mesos with context %}
+{%- from "mesos/json.jinja" import json_in_yaml %}
 {%- set deployed = namespace(count=0) %}
+{#- Tags and instance counts as pillar typed them; an error names the key. #}
+{%- do salt["marathon.check_apps_pillar"](mesos.apps) %}
 
 {%- for app_name, app in mesos.apps | dictsort %}
 {%-   set deploy = salt["slsutil.merge"](mesos.deploy, app.get("deploy") or {}, strategy="recurse") %}
@@ -25,7 +28,7 @@ mesos-app-{{ app_name }}-{{ environment }}:
     - tag: {{ tag | string | json }}
 {%-     endif %}
 {%-     if values %}
-    - values: {{ values | json }}
+    - values: {{ json_in_yaml(values) }}
 {%-     endif %}
     - wait: {{ deploy.wait | json }}
     - timeout: {{ deploy.timeout | json }}

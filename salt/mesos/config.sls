@@ -8,13 +8,15 @@
     written. Each prefix is then one consul_kv.tree, applied atomically.
     The values of an app's `secret_keys` never show in the state output. #}
 {%- from "mesos/map.jinja" import mesos with context %}
-{%- set trees = salt["consul.app_config_trees"](mesos.apps, mesos.environments) %}
+{#- Values may hold any character; json_in_yaml keeps YAML from folding any. #}
+{%- from "mesos/json.jinja" import json_in_yaml %}
+{%- set trees = salt["consul.app_config_trees"](mesos.apps, mesos.environments, show_secrets=True) %}
 
 {%- for tree in trees %}
 mesos-config-{{ tree.environment }}-{{ tree.app }}:
   consul_kv.tree:
     - name: {{ tree.prefix | json }}
-    - values: {{ tree["values"] | json }}
+    - values: {{ json_in_yaml(tree["values"]) }}
     - prune: True
     - hide_values: {{ tree.secret_keys | json }}
 {%- else %}

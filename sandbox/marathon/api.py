@@ -136,8 +136,9 @@ def update_app(scheduler, app_id, body, partial, force, base_url):
     definition = definition_after_update(scheduler, app_id, body, current, partial)
     scheduler.assign_service_ports(definition, current)
     if current is not None and definition == current.definition:
-        # Nothing changed: the app keeps its version, the plan is empty.
-        deployment = scheduler.start_deployment(clock.new_version(), {})
+        # Nothing changed: the app keeps its version (the one `versions`
+        # lists), the plan is empty.
+        deployment = scheduler.start_deployment(current.version, {})
         return 200, deployment_result(deployment), deployment_headers(deployment)
     ensure_unlocked(scheduler, [app_id], force)
     record = next_record(scheduler, current, definition)

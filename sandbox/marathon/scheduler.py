@@ -10,14 +10,16 @@ import threading
 
 from . import appdef, clock, events
 from .deployments import Deployment, plan_steps
-from .runners import ProcessRunner, SimulatedRunner, TaskBehaviour, free_loopback_port
+from .runners import ProcessRunner, SimulatedRunner, TaskBehaviour, loopback_port_is_free
 from .tasks import KILLING, RUNNING, Task
 
 log = logging.getLogger(__name__)
 
 FIRST_SERVICE_PORT = 10000
 LAST_SERVICE_PORT = 20000
-FIRST_SIMULATED_HOST_PORT = 31000
+# The agent's ports resource (Mesos' default --resources ports:[31000-32000]):
+# every host port Marathon gives a task comes from an offer of this range.
+AGENT_PORTS = range(31000, 32001)
 # Marathon launches as Mesos offers come; a huge instance count fills up over many steps.
 LAUNCHES_PER_STEP = 50
 
@@ -60,7 +62,6 @@ class Scheduler:
         self.runner = ProcessRunner(self.lock) if real_processes else SimulatedRunner()
         self.real_processes = real_processes
         self.events = events.EventBus()
-        self._next_simulated_port = FIRST_SIMULATED_HOST_PORT
 
     # -- apps -------------------------------------------------------------
 
@@ -139,14 +140,13 @@ class Scheduler:
         _, not_before = self.launch_backoff.get(app_id, (0.0, 0.0))
         if clock.now() < not_before:
             return None
-        count = appdef.port_count(record.definition)
+        host_ports = self._host_ports(record.definition, appdef.port_count(record.definition))
+        if host_ports is None:
+            # No offer has enough ports left: the launch waits, as in Marathon.
+            return None
         service_ports = [slot[key] for slot, key in appdef.service_port_slots(record.definition)]
         task = Task(
-            record.definition,
-            record.version,
-            record.config_version,
-            self._host_ports(record.definition, count),
-            service_ports,
+            record.definition, record.version, record.config_version, host_ports, service_ports
         )
         self._add_task(task)
         self.runner.start(task, self.behaviour_for(app_id))
@@ -154,17 +154,21 @@ class Scheduler:
         return task
 
     def _host_ports(self, definition, count):
+        """``count`` host ports from the agent's ports resource, or None when
+        too few are free (a port is free again once its task is gone)."""
         if definition.get("requirePorts") and appdef.uses_host_networking(definition):
             return [slot["port"] for slot in definition["portDefinitions"]]
-        if self.real_processes:
-            taken = {port for task in self.tasks.values() for port in task.ports}
-            ports = []
-            for _ in range(count):
-                ports.append(free_loopback_port(taken | set(ports)))
-            return ports
-        ports = list(range(self._next_simulated_port, self._next_simulated_port + count))
-        self._next_simulated_port += count
-        return ports
+        taken = {port for task in self.tasks.values() for port in task.ports}
+        ports = []
+        for port in AGENT_PORTS:
+            if len(ports) == count:
+                break
+            if port in taken:
+                continue
+            # A real process binds its port on loopback: skip ports others hold.
+            if not self.real_processes or loopback_port_is_free(port):
+                ports.append(port)
+        return ports if len(ports) == count else None
 
     def _add_task(self, task):
         self.tasks[task.id] = task

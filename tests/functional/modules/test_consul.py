@@ -62,6 +62,18 @@ def test_kv_get_missing_returns_default_and_empty_value_is_empty_string(consul, 
     assert consul.kv_get("empty") == ""
 
 
+def test_values_that_are_not_utf8_are_named_shown_and_replaced(consul, consul_server):
+    requests.put(f"{consul_server.url}/v1/kv/app/blob/B", data=b"\xff\x00ok", timeout=10)
+    with pytest.raises(CommandExecutionError, match="'app/blob/B' is not UTF-8 text"):
+        consul.kv_get("app/blob/B")
+    assert consul.kv_get("app/blob/B", errors="backslashreplace") == "\\xff\x00ok"
+    assert consul.kv_list("app/blob") == {"B": "\\xff\x00ok"}
+    assert consul.kv_set("app/blob/B", "text") is True
+    assert read_kv(consul_server.url, "app/blob/B")["Value"] == "text"
+    with pytest.raises(SaltInvocationError, match="errors must be"):
+        consul.kv_get("app/blob/B", errors="ignore")
+
+
 def test_kv_set_refuses_structures_unless_json(consul, consul_server):
     with pytest.raises(SaltInvocationError, match="must be a string"):
         consul.kv_set("k", {"cpu": 2})

@@ -206,3 +206,65 @@ def test_absent_hides_deleted_values(consul_kv, consul_server, test_mode):
     assert result.changes == {"p/PW": {"old": "<hidden>", "new": None}}
     assert "s3cret" not in str(result.raw)
     assert read_kv_tree(consul_server.url) == ({"p/PW": "s3cret"} if test_mode else {})
+
+
+# Keys holding bytes that are not UTF-8 (written by another tool) -----------------
+
+
+def seed_bytes(server, key, data):
+    response = requests.put(f"{server.url}/v1/kv/{key}", data=data, timeout=10)
+    assert response.json() is True
+
+
+def raw_bytes(server, key):
+    response = requests.get(f"{server.url}/v1/kv/{key}", params={"raw": "1"}, timeout=10)
+    return None if response.status_code == 404 else response.content
+
+
+def test_present_repairs_a_key_holding_bytes_that_are_not_utf8(consul_kv, consul_server):
+    key = "app/staging/web/GREETING"
+    seed_bytes(consul_server, key, b"\xff\xfe hi")
+    predicted = consul_kv.present(key, value="hello", test=True)
+    assert predicted.result is None, predicted.comment
+    assert predicted.changes == {"old": "\\xff\\xfe hi", "new": "hello"}
+    assert raw_bytes(consul_server, key) == b"\xff\xfe hi"
+
+    applied = consul_kv.present(key, value="hello")
+    assert applied.result is True, applied.comment
+    assert applied.changes == {"old": "\\xff\\xfe hi", "new": "hello"}
+    assert raw_bytes(consul_server, key) == b"hello"
+    assert consul_kv.present(key, value="hello").changes == {}
+
+
+@pytest.mark.parametrize("recurse", [False, True])
+def test_absent_deletes_keys_holding_bytes_that_are_not_utf8(consul_kv, consul_server, recurse):
+    seed_bytes(consul_server, "app/old", b"\x80")
+    seed_bytes(consul_server, "app/old/BLOB", b"\x00\xff")
+    predicted = consul_kv.absent("app/old", recurse=recurse, test=True)
+    assert predicted.result is None, predicted.comment
+    expected = {"app/old": {"old": "\\x80", "new": None}}
+    if recurse:
+        expected["app/old/BLOB"] = {"old": "\x00\\xff", "new": None}
+    assert predicted.changes == expected
+
+    deleted = consul_kv.absent("app/old", recurse=recurse)
+    assert deleted.result is True, deleted.comment
+    assert deleted.changes == expected
+    assert raw_bytes(consul_server, "app/old") is None
+    assert (raw_bytes(consul_server, "app/old/BLOB") is None) is recurse
+    assert consul_kv.absent("app/old", recurse=recurse).changes == {}
+
+
+def test_tree_replaces_and_prunes_values_that_are_not_utf8(consul_kv, consul_server):
+    seed_bytes(consul_server, "app/staging/web/A", b"\xfe")
+    seed_bytes(consul_server, "app/staging/web/GONE", b"\xff")
+    predicted = consul_kv.tree("app/staging/web", values={"A": "text"}, test=True)
+    assert predicted.result is None, predicted.comment
+    assert predicted.changes == {
+        "A": {"old": "\\xfe", "new": "text"},
+        "GONE": {"old": "\\xff", "new": None},
+    }
+    applied = consul_kv.tree("app/staging/web", values={"A": "text"})
+    assert applied.result is True, applied.comment
+    assert raw_bytes(consul_server, "app/staging/web/A") == b"text"
+    assert raw_bytes(consul_server, "app/staging/web/GONE") is None

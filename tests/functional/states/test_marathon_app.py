@@ -5,6 +5,7 @@ Outcomes are checked with raw HTTP on the stand-in and its request log.
 
 import pytest
 
+from tests.fixtures.marathon import poll_until
 from tests.functional import marathon_support as support
 from tests.functional.marathon_support import (
     TEST_SERVER_ID,
@@ -201,3 +202,91 @@ def test_template_values_fill_other_placeholders_and_wait_false_returns_at_once(
     app = raw_app(marathon_server, "/app/staging/svc")
     assert (app["cmd"], app["instances"], app["tasksRunning"]) == ("run --region eu-west", 2, 0)
     assert len(raw_deployments(marathon_server)) == 1
+
+
+def test_port_zero_left_to_marathon_settles_on_the_first_apply(marathon_app, marathon_server):
+    definition = {
+        **WORKER,
+        "instances": 1,
+        "portDefinitions": [{"port": 0, "protocol": "tcp"}, {"port": 0}],
+    }
+    first = marathon_app.present("/tools/ports", definition=definition, timeout=20)
+    assert first.result is True, first.comment
+    assigned = [
+        slot["port"] for slot in raw_app(marathon_server, "/tools/ports")["portDefinitions"]
+    ]
+    assert all(port > 0 for port in assigned)
+
+    marathon_server.clear_requests()
+    again = marathon_app.present("/tools/ports", definition=definition, timeout=20)
+    assert (again.result, again.changes) == (True, {}), again.comment
+    assert writes(marathon_server) == []
+
+
+def test_bridge_service_and_host_port_zero_settle(marathon_app, marathon_server):
+    definition = {
+        **WORKER,
+        "instances": 1,
+        "container": {
+            "type": "DOCKER",
+            "docker": {"image": "registry.local/web:1", "network": "BRIDGE"},
+            "portMappings": [{"containerPort": 3000, "hostPort": 0, "servicePort": 0}],
+        },
+    }
+    first = marathon_app.present("/tools/bridge", definition=definition, timeout=20)
+    assert first.result is True, first.comment
+    marathon_server.clear_requests()
+    again = marathon_app.present("/tools/bridge", definition=definition, timeout=20)
+    assert (again.result, again.changes) == (True, {}), again.comment
+    assert writes(marathon_server) == []
+
+
+def test_an_app_with_a_deployment_in_progress_is_never_as_specified(
+    marathon_app, marathon_server, module_loaders
+):
+    marathon = Bound(module_loaders.modules.marathon, marathon_server.url)
+    marathon_server.set_task_behaviour(start_delay=600)
+    stuck = marathon.update_app(WORKER_ID, WORKER, wait=False)
+
+    predicted = marathon_app.present(WORKER_ID, definition=WORKER, test=True)
+    assert predicted.result is None
+    assert stuck["deploymentId"] in predicted.comment
+
+    applied = marathon_app.present(WORKER_ID, definition=WORKER, timeout=0.5)
+    assert applied.result is False
+    assert stuck["deploymentId"] in applied.comment
+    assert "already as specified" not in applied.comment
+
+
+def test_an_app_with_fewer_healthy_tasks_than_declared_is_never_as_specified(
+    marathon_app, marathon_server
+):
+    check = {"protocol": "COMMAND", "command": {"value": "true"}, "intervalSeconds": 1}
+    definition = {**WORKER, "healthChecks": [check]}
+    assert marathon_app.present(WORKER_ID, definition=definition, timeout=20).result is True
+    marathon_server.set_task_behaviour(healthy=False)
+    poll_until(
+        lambda: raw_app(marathon_server, WORKER_ID)["tasksHealthy"] < 2,
+        message="an unhealthy task",
+    )
+
+    applied = marathon_app.present(WORKER_ID, definition=definition, timeout=20)
+
+    assert applied.result is False
+    assert "tasks are healthy" in applied.comment
+
+
+def test_a_slow_deployment_in_progress_is_waited_for_then_settled(
+    marathon_app, marathon_server, module_loaders
+):
+    marathon = Bound(module_loaders.modules.marathon, marathon_server.url)
+    # Long enough for the state to start while the deployment still runs.
+    marathon_server.set_task_behaviour(start_delay=5.0)
+    marathon.update_app(WORKER_ID, WORKER, wait=False)
+
+    applied = marathon_app.present(WORKER_ID, definition=WORKER, timeout=20)
+
+    assert applied.result is True, applied.comment
+    assert "settled" in applied.comment
+    assert "2/2 healthy" in applied.comment
+    assert raw_deployments(marathon_server) == []

@@ -100,6 +100,60 @@ def test_secret_keys_are_written_but_not_shown(salt_call, consul_server):
     assert read_kv_tree(consul_server.url)["app/staging/web/DB_PASSWORD"] == "pa55-w0rd"
 
 
+def test_app_config_trees_shows_values_and_hides_only_secret_keys(salt_call):
+    apps = {
+        "web": {
+            "config": {"DB_PASSWORD": "pa55-w0rd", "GREETING": "hi"},
+            "secret_keys": ["DB_PASSWORD"],
+            "environments": {"staging": {"config": {"LOG_LEVEL": "debug"}}},
+        }
+    }
+    salt_call.set_pillar({"mesos": {"apps": apps, "environments": ["staging"]}})
+
+    result = salt_call.run("consul.app_config_trees")
+
+    assert result.returncode == 0, result
+    assert result.data == [
+        {
+            "environment": "staging",
+            "app": "web",
+            "prefix": "app/staging/web/",
+            "values": {"DB_PASSWORD": "<hidden>", "GREETING": "hi", "LOG_LEVEL": "debug"},
+            "secret_keys": ["DB_PASSWORD"],
+        }
+    ]
+    assert "pa55-w0rd" not in json.dumps(result.data) + result.stderr
+    shown = salt_call.run("consul.app_config_trees", "show_secrets=True")
+    assert shown.data[0]["values"]["DB_PASSWORD"] == "pa55-w0rd"
+
+
+def test_settings_resolve_as_the_readme_says(salt_call, consul_server_factory):
+    """Per-call argument, then minion config, then pillar (pillar= included)."""
+    in_minion_config, in_pillar, per_call = (consul_server_factory() for _ in range(3))
+    apps = {"web": {"config": {"A": "1"}, "environments": {"staging": {}}}}
+    salt_call.set_pillar({"mesos": {"apps": apps}}, consul={"url": in_minion_config.url})
+
+    applied = salt_call.run("state.apply", "mesos.config", override(in_pillar.url))
+    assert applied.returncode == 0, applied
+    assert read_kv_tree(in_minion_config.url) == {"app/staging/web/A": "1"}
+    assert read_kv_tree(in_pillar.url) == {}
+
+    written = salt_call.run("consul.kv_set", "k", "v", f"url={per_call.url}")
+    assert written.returncode == 0, written
+    assert read_kv_tree(per_call.url) == {"k": "v"}
+    assert "k" not in read_kv_tree(in_minion_config.url)
+
+
+def test_salt_call_changes_argument_types_unless_quoted_for_yaml(salt_call, consul_server):
+    salt_call.set_pillar({"consul": {"url": consul_server.url}})
+    changed = salt_call.run("consul.kv_set", "app/staging/web/VERSION", "1.10")
+    assert changed.returncode != 0
+    assert "must be a string, got float" in json.dumps(changed.data) + changed.stderr
+    quoted = salt_call.run("consul.kv_set", "app/staging/web/VERSION", '"1.10"')
+    assert quoted.returncode == 0, quoted
+    assert read_kv_tree(consul_server.url) == {"app/staging/web/VERSION": "1.10"}
+
+
 def test_no_apps_is_a_clean_no_op(salt_call, consul_server):
     salt_call.set_pillar({"mesos": {"apps": {}}})
     result = salt_call.run("state.apply", "mesos.config", override(consul_server.url))
@@ -139,6 +193,11 @@ BAD_INPUT = {
         {"apps": bad_apps(), "consul": "dead"},
         ["state.apply", "mesos.config"],
         "is unreachable",
+    ),
+    "token in a consul:// URL": (
+        {"apps": bad_apps(), "consul": "token-in-url"},
+        ["state.apply", "mesos.config"],
+        "Consul URL 'consul://127.0.0.1:8500?...' must look like http(s)://host[:port]",
     ),
     "wrong token": (
         {"apps": bad_apps(), "consul": "wrong-token"},
@@ -203,6 +262,8 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(
         dead = consul_server_factory()
         consul = {"url": dead.url, "token": TOKEN}
         dead.stop()
+    elif case.get("consul") == "token-in-url":
+        consul = {"url": f"consul://127.0.0.1:8500?token={TOKEN}"}
     elif case.get("consul") == "wrong-token":
         consul = {"url": server.url, "token": "a-wr0ng-t0ken"}
     salt_call.set_pillar({"consul": consul, "mesos": {"apps": case["apps"]}})

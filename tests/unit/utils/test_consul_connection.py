@@ -47,6 +47,31 @@ def test_credentials_in_a_bad_url_are_not_echoed():
     assert "s3cret" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "consul://127.0.0.1:8500?token=s3cret",
+        "consul://127.0.0.1:8500/?token=s3cret&dc=eu",
+        "http://127.0.0.1:8500?token=s3cret",
+        "http://127.0.0.1:99999?token=s3cret",
+        "https://ops:s3cret@consul.example.com:notaport?token=s3cret",
+        "http://[::1?token=s3cret",
+        "ftp://user:s3cret@host/?token=s3cret",
+    ],
+)
+def test_a_token_in_a_bad_url_is_never_echoed(url):
+    with pytest.raises(SaltInvocationError) as raised:
+        connection.parse_url(url)
+    message = str(raised.value)
+    assert "s3cret" not in message
+    assert "Consul URL" in message
+
+
+def test_redact_url_keeps_what_locates_the_server():
+    assert connection.redact_url("consul://u:p@h:8500/x?token=t") == "consul://h:8500/x?..."
+    assert connection.redact_url("http://127.0.0.1:8500") == "http://127.0.0.1:8500"
+
+
 def test_scrub_removes_bare_tokens_and_token_parameters():
     text = "GET http://h/v1/kv/a?token=abc123&recurse=1 failed for s3cr3t"
     scrubbed = connection.scrub(text, "s3cr3t")

@@ -62,3 +62,42 @@ def test_definition_from_json_text_and_its_errors():
         arguments.definition_object([1], servicedef.parse_json)
     with pytest.raises(SaltInvocationError, match="must not contain 'version'"):
         arguments.definition_object({"version": "v"}, servicedef.parse_json)
+
+
+@pytest.mark.parametrize("value", [1.1, 493, True, None])
+def test_exact_text_refuses_what_yaml_changed_with_a_quoting_hint(value):
+    with pytest.raises(SaltInvocationError) as caught:
+        arguments.exact_text(value, "tag")
+    assert f"tag arrived as the {type(value).__name__} {value!r}" in str(caught.value)
+    assert """tag='"1.10"'""" in str(caught.value)
+    assert arguments.exact_text("1.10", "tag") == "1.10"
+
+
+def test_instances_within_the_bound():
+    assert arguments.instances_within(1000, 1000) == 1000
+    assert arguments.instances_within(None, 1000) is None
+    with pytest.raises(SaltInvocationError, match="instances 1001 is above the limit of 1000"):
+        arguments.instances_within(1001, 1000)
+
+
+@pytest.mark.parametrize(
+    ("apps", "key"),
+    [
+        ({"web": {"tag": 1.1}}, "mesos:apps:web:tag is the float 1.1"),
+        ({"web": {"environments": {"prod": {"tag": 493}}}}, "environments:prod:tag is the int"),
+        ({"web": {"environments": {"prod": {"tag": True}}}}, "prod:tag is the bool True"),
+        ({"web": {"environments": {"prod": {"instances": "x"}}}}, "prod:instances must be"),
+        ({"web": {"values": ["a"]}}, "mesos:apps:web:values must be a mapping"),
+        ({"web": {"environments": {"prod": {"values": "a"}}}}, "prod:values must be a mapping"),
+        ({"web": "x"}, "mesos:apps:web must be a mapping"),
+    ],
+)
+def test_apps_pillar_names_the_key_of_the_problem(apps, key):
+    with pytest.raises(SaltInvocationError) as caught:
+        arguments.apps_pillar(apps)
+    assert key in str(caught.value)
+
+
+def test_apps_pillar_accepts_text_tags():
+    apps = {"web": {"tag": "1.10", "environments": {"prod": {"tag": "2", "instances": 3}}}}
+    assert arguments.apps_pillar(apps) is True

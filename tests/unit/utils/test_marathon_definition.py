@@ -222,3 +222,38 @@ definitions = st.fixed_dictionaries(
 def test_what_marathon_stores_for_a_definition_has_no_differences(definition):
     stored = appdef.with_defaults(appdef.convert_deprecated({**definition, "id": "/app/x"}))
     assert differences(definition, stored) == {}
+
+
+def test_a_port_left_to_marathon_equals_the_port_it_assigned():
+    declared = {
+        "id": "/web",
+        "portDefinitions": [{"port": 0}],
+        "container": {"portMappings": [{"containerPort": 80, "hostPort": 0, "servicePort": 0}]},
+    }
+    stored = {
+        "id": "/web",
+        "portDefinitions": [{"port": 10003, "protocol": "tcp"}],
+        "container": {
+            "portMappings": [{"containerPort": 80, "hostPort": 31007, "servicePort": 10004}]
+        },
+    }
+    assert differences(declared, stored) == {}
+    # The deprecated `ports` list converts to portDefinitions first.
+    assert differences({"id": "/web", "ports": [0]}, stored) == {}
+
+
+def test_a_fixed_port_or_a_zero_elsewhere_is_still_compared():
+    stored = {"id": "/web", "portDefinitions": [{"port": 10003}], "instances": 2}
+    assert differences({"id": "/web", "portDefinitions": [{"port": 10004}]}, stored) == {
+        "portDefinitions[0].port": {"old": 10003, "new": 10004}
+    }
+    assert differences({"id": "/web", "instances": 0}, stored) == {
+        "instances": {"old": 2, "new": 0}
+    }
+
+
+@given(st.lists(st.integers(1, 65535), min_size=1, max_size=4))
+def test_ports_zero_match_any_assignment(assigned):
+    declared = {"id": "/w", "portDefinitions": [{"port": 0} for _ in assigned]}
+    stored = {"id": "/w", "portDefinitions": [{"port": port} for port in assigned]}
+    assert differences(declared, stored) == {}

@@ -35,3 +35,36 @@ def test_task_failure_is_named_only_for_the_new_version():
     assert rollout._task_failure(app, "v2") == "; last task failure: TASK_FAILED: exit 3"
     assert rollout._task_failure(app, "v3") == ""
     assert rollout._task_failure(None, "v2") == ""
+
+
+def test_progress_counts_staged_unhealthy_failed_and_every_running_deployment():
+    deployments = [
+        {"currentStep": 1, "totalSteps": 1, "currentActions": [{"action": "ScaleApplication"}]},
+        {"currentStep": 1, "totalSteps": 1},
+    ]
+    app = {"instances": 2, "tasksRunning": 1, "tasksStaged": 1, "tasksUnhealthy": 1}
+    assert rollout.describe_progress(deployments, {**app, "healthChecks": [{}]}, 2) == (
+        "step 1/1 (ScaleApplication), step 1/1, healthy 0/2, running 1, staged 1, "
+        "unhealthy 1, failed launches 2"
+    )
+
+
+def test_failure_watch_counts_new_failures_of_the_new_version_only():
+    known = {"taskId": "t0", "version": "v2"}
+    watch = rollout.failure_watch("v2", 2, known)
+    for failure in [known, {"taskId": "t1", "version": "v1"}, {"taskId": "t2", "version": "v2"}]:
+        watch.observe({"lastTaskFailure": failure})
+    assert (watch.count, watch.exhausted) == (1, False)
+    watch.observe({"lastTaskFailure": {"taskId": "t2", "version": "v2"}})
+    watch.observe({"lastTaskFailure": {"taskId": "t3", "version": "v2", "message": "exit 3"}})
+    assert (watch.count, watch.exhausted, watch.last["message"]) == (2, True, "exit 3")
+    assert rollout.failure_watch("v2", 0).exhausted is False
+
+
+def test_unsettled_names_running_deployments_then_missing_health():
+    app = {"instances": 2, "tasksRunning": 2, "deployments": [{"id": "d1"}]}
+    assert rollout.unsettled(app) == "deployment(s) d1 in progress"
+    app = {"instances": 2, "tasksRunning": 2, "tasksHealthy": 1, "healthChecks": [{}]}
+    assert rollout.unsettled(app) == "only 1/2 tasks healthy"
+    assert rollout.unsettled({**app, "tasksHealthy": 2}) is None
+    assert rollout.unsettled(None) is None

@@ -125,3 +125,19 @@ def test_any_string_value_round_trips_inside_a_json_string(value):
 def test_any_json_value_round_trips_as_a_bare_value(value):
     assert servicedef.render('{"v": $value}', {"value": value}) == {"v": value}
     assert json.loads(servicedef.substitute("[$value]", {"value": value})) == [value]
+
+
+@pytest.mark.parametrize("value", [1.1, 493, True, None, 0.5])
+def test_a_non_text_value_inside_a_string_is_refused_naming_it_and_its_line(value):
+    text = '{\n "image": "web:$tag",\n "cpus": $cpus}'
+    with pytest.raises(servicedef.InexactValueError) as caught:
+        servicedef.inexact_values(text, {"tag": value, "cpus": 0.5}, source="web.json")
+    message = str(caught.value)
+    assert message.startswith(f"web.json: $tag (line 2) is the {type(value).__name__} {value!r}")
+    assert """name='"1.10"'""" in message
+
+
+def test_values_outside_strings_ignored_names_and_text_pass():
+    text = '{"image": "web:$tag", "instances": $instances, "label": "$instances"}'
+    servicedef.inexact_values(text, {"tag": "1.10", "instances": 3}, ignore=("instances",))
+    servicedef.inexact_values('{"cpus": $cpus}', {"cpus": 0.5})
