@@ -1,6 +1,7 @@
 """Template sources: typed errors tell a missing template from an unreachable store."""
 
 import contextlib
+import gzip
 import http.server
 import os
 import socket
@@ -148,6 +149,16 @@ def test_an_announced_size_over_the_limit_fails_before_the_body_is_read():
         template_fetch.fetch_http(f"{url}/huge.json", max_bytes=1000)
     with serving(answer) as (_, url):
         assert template_fetch.fetch_http(f"{url}/ok.json", max_bytes=1000) == "{}"
+
+
+def test_the_size_limit_counts_decompressed_bytes():
+    bomb = gzip.compress(b"0" * (20 * 1024 * 1024))
+    answer = send(200, bomb, headers=[("Content-Encoding", "gzip")])
+    with (
+        serving(answer) as (_, url),
+        pytest.raises(template_fetch.TemplateInvalidError, match="1048576-byte"),
+    ):
+        template_fetch.fetch_http(f"{url}/bomb.json")
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
