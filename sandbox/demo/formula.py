@@ -7,10 +7,11 @@ demo runs consul-template and HAProxy the way the formula configured them.
 import json
 import os
 import pathlib
-import re
 import shlex
 import subprocess
 import sys
+
+import hcl
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SALT_CALL = str(pathlib.Path(sys.executable).parent / "salt-call")
@@ -24,7 +25,13 @@ class SaltCallError(RuntimeError):
     """salt-call failed; the message carries its output."""
 
 
-def demo_pillar(root, template, consul_template_wait=("500ms", "2s"), external_http_port=80):
+def demo_pillar(
+    root,
+    template,
+    consul_template_wait=("500ms", "2s"),
+    external_http_port=80,
+    external_https_port=443,
+):
     """Pillar for the demo: everything under ``root``, no packages or
     services touched, every address a loopback one, the local test-server."""
     wait_min, wait_max = consul_template_wait
@@ -49,7 +56,9 @@ def demo_pillar(root, template, consul_template_wait=("500ms", "2s"), external_h
                 "external": {
                     "bind_address": "127.0.0.1",
                     "http_port": external_http_port,
-                    "https": False,
+                    "https_port": external_https_port,
+                    # The formula makes a self-signed certificate for it.
+                    "self_signed": "mesos-test.domain.com",
                 },
             },
             "apps": {
@@ -108,22 +117,19 @@ def failed_states(result):
 
 def read_consul_template_config(path):
     """source, destination, command (argv) and wait of the template stanza
-    in the config.hcl mesos.consul_template laid down (its strings and lists
-    are JSON, which is valid HCL)."""
-    text = pathlib.Path(path).read_text()
-
-    def value(name):
-        match = re.search(rf"^\s*{name}\s*=\s*(.+)$", text, re.MULTILINE)
-        if match is None:
-            raise ValueError(f"{path}: no {name} setting")
-        return json.loads(match.group(1))
-
-    return {
-        "source": value("source"),
-        "destination": value("destination"),
-        "command": value("command"),
-        "wait": f"{value('min')}:{value('max')}",
-    }
+    in the config.hcl mesos.consul_template laid down, parsed by pyhcl."""
+    template = hcl.loads(pathlib.Path(path).read_text()).get("template")
+    if not isinstance(template, dict):
+        raise ValueError(f"{path}: no single template stanza")
+    try:
+        return {
+            "source": template["source"],
+            "destination": template["destination"],
+            "command": template["exec"]["command"],
+            "wait": f"{template['wait']['min']}:{template['wait']['max']}",
+        }
+    except KeyError as error:
+        raise ValueError(f"{path}: no {error.args[0]} setting in the template stanza") from None
 
 
 def read_exec_start(unit_path):

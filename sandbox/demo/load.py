@@ -9,6 +9,7 @@ not about how fast this process can loop.
 
 import http.client
 import math
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,9 +57,16 @@ class Window:
         }
 
 
-def request_once(host, port, path="/", host_header=None, timeout=5.0):
-    """One GET on a new connection: (ok, detail, body)."""
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+def request_once(host, port, path="/", host_header=None, timeout=5.0, tls=False):
+    """One GET on a new connection (TLS without verification: the demo's
+    certificate is self-signed): (ok, detail, body)."""
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         headers = {"Connection": "close"}
         if host_header:

@@ -101,21 +101,25 @@ class Scenario:
 
     def show_requests(self):
         """One request per route, printed with who answered."""
-        external = self.platform.pillar["mesos"]["loadbalancer"]["external"]["http_port"]
+        external = self.platform.pillar["mesos"]["loadbalancer"]["external"]
+        http_port, https_port = external["http_port"], external["https_port"]
         routes = [
             ("production, internal port", 3000, "/env", None),
             ("staging, internal port", 13000, "/env", None),
-            ("production by Host header", external, "/env", "mesos-test.domain.com"),
-            ("staging by Host header", external, "/env", "staging-mesos-test.domain.com"),
+            ("production by Host header", http_port, "/env", "mesos-test.domain.com"),
+            ("staging by Host header", http_port, "/env", "staging-mesos-test.domain.com"),
+            ("production, HTTPS by Host", https_port, "/env", "mesos-test.domain.com"),
             ("Marathon, well-known port", 18080, "/ping", None),
             ("Consul, well-known port", 18500, "/v1/status/leader", None),
         ]
         if self.platform.has_chronos:
             routes.append(("Chronos, well-known port", 14400, "/scheduler/jobs", None))
         for label, port, path, host in routes:
-            ok, status, body = request_once("127.0.0.1", port, path, host_header=host)
+            tls = port == https_port
+            ok, status, body = request_once("127.0.0.1", port, path, host_header=host, tls=tls)
             shown = describe_answer(path, body)
-            where = f"127.0.0.1:{port}{path}" + (f" Host: {host}" if host else "")
+            scheme = "https" if tls else "http"
+            where = f"{scheme}://127.0.0.1:{port}{path}" + (f" Host: {host}" if host else "")
             self.say(f"  {label:28} {where:55} -> {status} {shown}")
             if not ok:
                 raise StepError(f"{label}: {where} answered {status}")

@@ -43,7 +43,7 @@ def test_the_consul_template_stanza_is_read_from_config_hcl(tmp_path):
 def test_a_config_hcl_without_a_setting_is_refused_by_name(tmp_path):
     path = tmp_path / "config.hcl"
     path.write_text(CONFIG_HCL.replace("destination", "target"))
-    with pytest.raises(ValueError, match="no destination"):
+    with pytest.raises(ValueError, match="no destination setting"):
         read_consul_template_config(path)
 
 
