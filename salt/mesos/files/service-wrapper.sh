@@ -138,6 +138,7 @@ consul_index() {
 
 # One line per key: "var<TAB>NAME<TAB>VALUE" with \ newline tab escaped for
 # printf %b, or "skip<TAB>"key"<TAB>why".
+# shellcheck disable=SC2016 # a jq program: its $names are jq's
 listing_program='
   sort_by(.Key)[]
   | (.Key | ltrimstr($prefix)) as $name
@@ -297,7 +298,7 @@ coordinate() {
         read_claim || { pending=1; return; }
         target=$1
         if [ "$claim_index" -ge "$1" ]; then
-            [ "$claim_state" = done ] && return
+            [ "$claim_state" = "done" ] && return
             if owner_is_running; then
                 pending=1
                 return

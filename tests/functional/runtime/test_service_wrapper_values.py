@@ -148,3 +148,35 @@ def test_consul_unreachable_at_start_exits_69_without_starting_the_app(tmp_path)
         assert not marker.exists()
     finally:
         wrapper.stop()
+
+
+def test_consul_token_from_the_environment_is_sent_and_required(consul_server_factory, tmp_path):
+    secured = consul_server_factory(token="wrapper-token-5e1f")
+    response = requests.put(
+        f"{secured.url}/v1/kv/{PREFIX}/SECRET",
+        data=b"s3cret",
+        headers={"X-Consul-Token": "wrapper-token-5e1f"},
+        timeout=10,
+    )
+    assert response.json() is True
+    dump = tmp_path / "environment.json"
+    command = wrapper_command(
+        "127.0.0.1:1",
+        host_port(secured.url),
+        PREFIX,
+        sys.executable,
+        "-c",
+        DUMP_ENVIRONMENT,
+        str(dump),
+    )
+
+    without = WrappedProcess(command, tmp_path, env={"SERVICE_WRAPPER_START_TIMEOUT": "1"})
+    with_token = WrappedProcess(command, tmp_path, env={"CONSUL_HTTP_TOKEN": "wrapper-token-5e1f"})
+    try:
+        assert without.wait() == 69
+        assert "Consul answered HTTP 403" in without.stderr
+        assert with_token.wait() == 0, with_token.stderr
+        assert json.loads(dump.read_text())["SECRET"] == "s3cret"
+    finally:
+        without.stop()
+        with_token.stop()
