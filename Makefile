@@ -55,3 +55,10 @@ bench-consul-config: venv
 
 clean:
 	rm -rf .salt-root .pytest_cache .ruff_cache
+
+# The whole platform on this machine (as root, in a network namespace of its
+# own): stand-ins, registrator, the formula via salt-call, consul-template
+# and HAProxy, deploys, and changes under load; see the README's first command.
+.PHONY: demo
+demo: venv tools
+	$(PY) -m sandbox demo

@@ -33,3 +33,20 @@ mesos:
           instances: 1
           config:
             LOG_LEVEL: debug
+    # The same reference test-server as a local command (no Docker): each
+    # task runs service-wrapper.sh and test-server.py from runtime_dir on the
+    # agent (see README, "App images and the runtime scripts"). Runs on the
+    # Marathon stand-in's --real-processes mode too.
+    test-server-local:
+      template: salt://mesos/services/test-server-local.json
+      values:
+        runtime_dir: /usr/local/lib/mesos-runtime
+        marathon: 127.0.0.1:8080
+        consul: 127.0.0.1:8500
+      config:
+        GREETING: hello from a local process
+      haproxy:
+        health_check: /healthcheck
+      environments:
+        staging:
+          instances: 2

@@ -3,3 +3,4 @@ base:
     - connections
     - mesos
     - apps
+    - deploy_jobs

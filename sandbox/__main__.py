@@ -1,5 +1,5 @@
 """``python -m sandbox consul|marathon|chronos --port N`` starts one stand-in
-in the foreground.
+in the foreground; ``python -m sandbox registrator`` the registrator.
 """
 
 import argparse
@@ -11,6 +11,8 @@ COMMANDS = {
     "consul": "sandbox.consul",
     "marathon": "sandbox.marathon",
     "chronos": "sandbox.chronos",
+    "registrator": "sandbox.registrator",
+    "demo": "sandbox.demo",
 }
 
 

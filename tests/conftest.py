@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures.consul",
     "tests.fixtures.marathon",
     "tests.fixtures.haproxy",
+    "tests.fixtures.chronos",
 ]
 
 

@@ -12,10 +12,44 @@
 {%- set consul_url = salt["config.get"]("consul:url") or "http://127.0.0.1:8500" %}
 {%- set config_path = rooted(ct.config_dir ~ "/config.hcl") %}
 
+{#- Debian has no consul-template package: HashiCorp's apt repository
+    (install_from: repository) or its release archive, checked against the
+    published SHA256SUMS (install_from: archive). #}
+{%- set binary = ct.binary %}
+{%- if ct.get("install_from") == "archive" %}
+{%-   set binary = ct.archive.directory.rstrip("/") ~ "/consul-template" %}
+{%- elif ct.get("install_from", "repository") != "repository" %}
+{{- raise("mesos:consul_template:install_from must be repository or archive, not " ~ ct.install_from) }}
+{%- endif %}
+
+include:
+  # The reload script consul-template's command calls.
+  - mesos.haproxy
+{%- if mesos.manage_packages and ct.get("install_from", "repository") == "repository" and ct.get("repository") %}
+  - mesos.repositories
+{%- endif %}
+
 {%- if mesos.manage_packages %}
+{%-   if ct.get("install_from") == "archive" %}
+mesos-consul-template-package:
+  archive.extracted:
+    - name: {{ ct.archive.directory | tojson }}
+    - source: {{ ct.archive.source | tojson }}
+    - source_hash: {{ ct.archive.source_hash | tojson }}
+    - enforce_toplevel: False
+    - if_missing: {{ binary | tojson }}
+{%-   else %}
 mesos-consul-template-package:
   pkg.installed:
     - name: {{ ct.package }}
+{%-     if ct.get("version") %}
+    - version: {{ ct.version | string | tojson }}
+{%-     endif %}
+{%-     if ct.get("repository") %}
+    - require:
+      - pkgrepo: mesos-repository-{{ ct.repository }}
+{%-     endif %}
+{%-   endif %}
 {%- endif %}
 
 mesos-consul-template-config:
@@ -27,6 +61,8 @@ mesos-consul-template-config:
     # It holds the Consul token: readable by root only, never shown in a diff.
     - mode: "0600"
     - show_changes: False
+    - require:
+      - file: mesos-haproxy-reload-script
     - context:
         consul_url: {{ consul_url | tojson }}
         consul_token: {{ (salt["config.get"]("consul:token") or "") | tojson }}
@@ -44,7 +80,7 @@ mesos-consul-template-unit:
     - makedirs: True
     - mode: "0644"
     - context:
-        binary: {{ ct.binary | tojson }}
+        binary: {{ binary | tojson }}
         config: {{ config_path | tojson }}
 
 {%- if mesos.manage_services %}
@@ -57,8 +93,13 @@ mesos-consul-template-service:
     - watch:
       - file: mesos-consul-template-config
       - file: mesos-consul-template-unit
-{%- if mesos.manage_packages %}
     - require:
+      - file: mesos-haproxy-reload-script
+{%- if mesos.manage_packages %}
+{%-   if ct.get("install_from") == "archive" %}
+      - archive: mesos-consul-template-package
+{%-   else %}
       - pkg: mesos-consul-template-package
+{%-   endif %}
 {%- endif %}
 {%- endif %}

@@ -2,7 +2,7 @@
 
 ``python -m sandbox consul --port 8500 [--token T]`` serves it in the
 foreground; tests start ``ConsulServer(...)`` in a thread. Behaviour follows
-shared/docs/api-notes.md: the X-Consul-* headers on every read (404 too),
+docs/api-notes.md: the X-Consul-* headers on every read (404 too),
 blocking queries, the 512 KiB value limit, newer Consul's key rules, and an
 ACL token (when one is set) from ``X-Consul-Token``, ``?token=`` or
 ``Authorization: Bearer``.

@@ -1,6 +1,6 @@
 """HTTP side of the Consul stand-in: routing, ACL, headers, query parsing.
 
-The shapes, status codes and headers follow shared/docs/api-notes.md.
+The shapes, status codes and headers follow docs/api-notes.md.
 """
 
 import base64

@@ -1,5 +1,5 @@
 """JSON shapes of the Consul stand-in's catalog, health and agent answers
-(shared/docs/api-notes.md); ``catalog`` is a :class:`.catalog.Catalog`."""
+(docs/api-notes.md); ``catalog`` is a :class:`.catalog.Catalog`."""
 
 
 def node_json(catalog):

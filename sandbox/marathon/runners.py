@@ -101,12 +101,16 @@ def task_environment(task):
             "MARATHON_APP_RESOURCE_CPUS": str(definition["cpus"]),
             "MARATHON_APP_RESOURCE_MEM": str(definition["mem"]),
             "MARATHON_APP_RESOURCE_DISK": str(definition["disk"]),
+            "MARATHON_APP_RESOURCE_GPUS": str(definition["gpus"]),
             "MARATHON_APP_LABELS": " ".join(sorted(definition["labels"])),
             "MESOS_TASK_ID": task.id,
             "MESOS_SANDBOX": task.sandbox,
             "PORTS": ",".join(str(port) for port in task.ports),
         }
     )
+    image = ((definition.get("container") or {}).get("docker") or {}).get("image")
+    if image:
+        env["MARATHON_APP_DOCKER_IMAGE"] = image
     for name, value in definition["labels"].items():
         env[f"MARATHON_APP_LABEL_{name.upper()}"] = value
     for index, port in enumerate(task.ports):

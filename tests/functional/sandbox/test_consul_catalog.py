@@ -1,5 +1,5 @@
 """Conformance of the Consul stand-in's catalog, health and agent endpoints
-with shared/docs/api-notes.md, driven by py-consul and by raw HTTP."""
+with docs/api-notes.md, driven by py-consul and by raw HTTP."""
 
 import socket
 import threading

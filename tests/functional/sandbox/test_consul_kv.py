@@ -1,5 +1,5 @@
 """Conformance of the Consul stand-in's KV and transaction API with
-shared/docs/api-notes.md, driven by py-consul and by raw HTTP."""
+docs/api-notes.md, driven by py-consul and by raw HTTP."""
 
 import base64
 import http.client

@@ -281,3 +281,23 @@ def test_command_health_checks_run_in_the_task_environment(process_server, comma
     [result] = app["tasks"][0]["healthCheckResults"]
     assert result["alive"] is healthy
     assert (app["tasksHealthy"], app["tasksUnhealthy"]) == ((1, 0) if healthy else (0, 1))
+
+
+def test_a_docker_app_task_knows_its_image_and_resources(process_server, service, tmp_path):
+    body = service_app(
+        service,
+        tmp_path,
+        portDefinitions=[{"port": 0}],
+        container={"type": "DOCKER", "docker": {"image": "registry.local/web:v7"}},
+        cpus=0.25,
+        healthChecks=[http_health_check()],
+    )
+    put(process_server, "/proc/docker-web", body)
+    process_server.wait_for_deployments(20)
+    [task] = get_app(process_server, "/proc/docker-web")["tasks"]
+
+    environment = json.loads(serves(task, "/env").text)
+
+    assert environment["MARATHON_APP_DOCKER_IMAGE"] == "registry.local/web:v7"
+    assert environment["MARATHON_APP_RESOURCE_CPUS"] == "0.25"
+    assert environment["MARATHON_APP_RESOURCE_GPUS"] == "0"

@@ -18,6 +18,7 @@ EXAMPLE_TREE = {
     "app/production/test-server/LOG_LEVEL": "info",
     "app/staging/test-server/GREETING": "hello world",
     "app/staging/test-server/LOG_LEVEL": "debug",
+    "app/staging/test-server-local/GREETING": "hello from a local process",
 }
 
 

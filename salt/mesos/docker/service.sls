@@ -1,0 +1,4 @@
+{#- docker: service (see salt/mesos/macros.jinja). -#}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/macros.jinja" import service with context %}
+{{ service("docker") }}

@@ -1,0 +1,4 @@
+{#- marathon: clean (see salt/mesos/macros.jinja). -#}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/macros.jinja" import clean with context %}
+{{ clean("marathon") }}
