@@ -21,13 +21,25 @@ def __virtual__():  # noqa: N807 - the name Salt's loader calls
     return __virtualname__
 
 
+def _formula_file(name):
+    text = __salt__["cp.get_file_str"](f"salt://mesos/{name}")
+    if not text:
+        raise SaltInvocationError(f"salt://mesos/{name} was not found on the file server")
+    return yaml.safe_load(text)
+
+
 def _settings(settings):
+    """map.jinja's merge: defaults, the OS family's parameters, lookup, pillar."""
     if settings is not None:
         return settings
-    text = __salt__["cp.get_file_str"]("salt://mesos/defaults.yaml")
-    if not text:
-        raise SaltInvocationError("salt://mesos/defaults.yaml was not found on the file server")
-    merged = yaml.safe_load(text)["mesos"]
+    merged = _formula_file("defaults.yaml")["mesos"]
+    os_family = __grains__.get("os_family", "")
+    family = _formula_file("osfamilymap.yaml").get(os_family)
+    if family is None:
+        raise SaltInvocationError(
+            f"mesos formula: OS family {os_family} is not supported (Debian family only)"
+        )
+    merged = __salt__["slsutil.merge"](merged, family, strategy="recurse")
     for layer in ("mesos:lookup", "mesos"):
         # Salt 3008 masks pillar values for command-line output unless told.
         layer_values = __salt__["pillar.get"](layer, {}, unmask=True)
