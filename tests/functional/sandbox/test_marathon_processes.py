@@ -95,7 +95,12 @@ def put(server, app_id, body, **params):
 
 def pid_of(state_dir, task_id, timeout=10.0):
     pid_file = state_dir / f"{task_id}.pid"
-    poll_until(pid_file.exists, timeout=timeout, message=f"{pid_file} written")
+    # The file appears before the pid is written into it: wait for the digits.
+    poll_until(
+        lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(),
+        timeout=timeout,
+        message=f"{pid_file} written",
+    )
     return int(pid_file.read_text())
 
 
