@@ -5,8 +5,9 @@
     (default 1), other placeholders from `values` (app, then environment).
     How long to wait and whether to roll back: mesos:deploy, overridden by
     an app's `deploy`. Marathon is reached through the marathon:* settings. #}
-{%- from "mesos/map.jinja" import mesos with context %}
-{%- from "mesos/json.jinja" import json_in_yaml %}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mesos with context %}
+{%- from tplroot ~ "/json.jinja" import json_in_yaml %}
 {%- set deployed = namespace(count=0) %}
 {#- Tags and instance counts as pillar typed them; an error names the key. #}
 {%- do salt["marathon.check_apps_pillar"](mesos.apps) %}

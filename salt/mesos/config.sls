@@ -7,9 +7,10 @@
     this file renders, so a bad pillar fails the run before any app is
     written. Each prefix is then one consul_kv.tree, applied atomically.
     The values of an app's `secret_keys` never show in the state output. #}
-{%- from "mesos/map.jinja" import mesos with context %}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mesos with context %}
 {#- Values may hold any character; json_in_yaml keeps YAML from folding any. #}
-{%- from "mesos/json.jinja" import json_in_yaml %}
+{%- from tplroot ~ "/json.jinja" import json_in_yaml %}
 {%- set trees = salt["consul.app_config_trees"](mesos.apps, mesos.environments, show_secrets=True) %}
 
 {%- for tree in trees %}

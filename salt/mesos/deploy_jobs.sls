@@ -6,7 +6,8 @@
     Python (chronos.plan_deploy_jobs) before anything is written: a bad
     schedule, a parent that does not exist or a dependency cycle fails the
     render with every problem named. Chronos is reached through chronos:*. -#}
-{%- from "mesos/map.jinja" import mesos with context %}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mesos with context %}
 {%- set jobs = salt["chronos.plan_deploy_jobs"](mesos.apps, mesos.deploy_jobs) %}
 
 {%- for job in jobs %}

@@ -4,7 +4,8 @@
     mesos:runtime:dir, where a service template's args name them (see
     salt/mesos/services/test-server-local.json). Docker apps carry the same
     scripts in their image instead (README, "App images"). #}
-{%- from "mesos/map.jinja" import mesos, rooted with context %}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mesos, rooted with context %}
 {%- set runtime_dir = rooted(mesos.runtime.dir) %}
 
 mesos-runtime-dir:
@@ -17,7 +18,7 @@ mesos-runtime-dir:
 mesos-runtime-{{ script }}:
   file.managed:
     - name: {{ (runtime_dir ~ "/" ~ script) | json }}
-    - source: salt://mesos/files/{{ script }}
+    - source: salt://{{ tplroot }}/files/{{ script }}
     - mode: "0755"
     - require:
       - file: mesos-runtime-dir

@@ -1,17 +1,8 @@
-{#- HAProxy with zero-downtime reloads: the package, its directories, the
-    reload script (the same file as _utils/haproxy_reload.py, which the
-    haproxy execution module runs), a bootstrap config, the systemd unit
-    whose reload is that script, and the service.
-    Honours mesos:root, mesos:manage_packages and mesos:manage_services. #}
-{%- from "mesos/map.jinja" import mesos, rooted with context %}
+{#- haproxy: directories, reload script, server-state file, bootstrap config, unit. -#}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mesos, rooted with context %}
 {%- set haproxy = mesos.haproxy %}
 {%- set template_context = {"haproxy": haproxy, "root": mesos.root} %}
-
-{%- if mesos.manage_packages %}
-mesos-haproxy-package:
-  pkg.installed:
-    - name: {{ haproxy.package }}
-{%- endif %}
 
 mesos-haproxy-directories:
   file.directory:
@@ -45,7 +36,7 @@ mesos-haproxy-server-state-file:
 mesos-haproxy-bootstrap-config:
   file.managed:
     - name: {{ rooted(haproxy.config) }}
-    - source: salt://mesos/files/haproxy-bootstrap.cfg.jinja
+    - source: salt://{{ tplroot }}/files/haproxy-bootstrap.cfg.jinja
     - template: jinja
     - context: {{ template_context | json }}
     - replace: False
@@ -56,27 +47,8 @@ mesos-haproxy-bootstrap-config:
 mesos-haproxy-systemd-unit:
   file.managed:
     - name: {{ rooted(haproxy.systemd_unit) }}
-    - source: salt://mesos/files/haproxy.service.jinja
+    - source: salt://{{ tplroot }}/files/haproxy.service.jinja
     - template: jinja
     - context: {{ template_context | json }}
     - mode: "0644"
     - makedirs: True
-
-{%- if mesos.manage_services %}
-# Salt's systemd module runs daemon-reload itself when a unit changed on disk.
-mesos-haproxy-service:
-  service.running:
-    - name: {{ haproxy.service }}
-    - enable: True
-    - require:
-      - file: mesos-haproxy-reload-script
-      - file: mesos-haproxy-bootstrap-config
-      - file: mesos-haproxy-server-state-file
-{%- if mesos.manage_packages %}
-      - pkg: mesos-haproxy-package
-{%- endif %}
-    # A new unit can change the process model (master-worker or daemon):
-    # that takes a restart; config changes go through the reload script.
-    - watch:
-      - file: mesos-haproxy-systemd-unit
-{%- endif %}
